@@ -1,0 +1,205 @@
+"""The search index interface, shared by the SQLite and PostgreSQL backends.
+
+Callers use ``open_index(engine)`` and then ``index_record``/``remove_record``
+when records are imported or edited, ``rebuild()`` after bulk loads,
+``search(query)`` for record ids (ascending), ``scan`` for browse lists and
+``records(ids)`` for the stored ISO 2709 bytes.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import pymarc
+from sqlalchemy import Connection, Engine, delete, insert, select, text
+
+from ils_bridge.storage.schema import bib_records
+from marc.search.fields import IndexedRecord, extract
+from marc.search.normalize import VALUE_END, VALUE_START, tokens
+from marc.search.query import (
+    PHRASE_INDEXES,
+    AllRecords,
+    Bool,
+    BoolOp,
+    Clause,
+    Index,
+    Problem,
+    Query,
+    QueryError,
+    ResultSetRef,
+    check_clause,
+)
+from marc.search.tables import search_docs
+
+ResultSets = Callable[[str], Sequence[int]]
+
+
+@dataclass(frozen=True)
+class ScanEntry:
+    term: str
+    count: int
+
+
+def token_stream(index: Index, values: Iterable[str]) -> list[str]:
+    """The tokens stored for one index of one record.  Values of phrase
+    indexes are bracketed by sentinels (for first-in-field / exact)."""
+    out: list[str] = []
+    for value in values:
+        toks = tokens(value)
+        if not toks:
+            continue
+        out.extend([VALUE_START, *toks, VALUE_END] if index in PHRASE_INDEXES else toks)
+    return out
+
+
+def _contains_result_set(query: Query) -> bool:
+    if isinstance(query, ResultSetRef):
+        return True
+    return isinstance(query, Bool) and (_contains_result_set(query.left) or _contains_result_set(query.right))
+
+
+class SearchIndex(abc.ABC):
+    """One library's (or every library's, with ``library_id=None``) searchable records."""
+
+    def __init__(self, engine: Engine, library_id: int | None = None) -> None:
+        self.engine = engine
+        self.library_id = library_id
+        self.create()
+
+    # -- backend hooks -----------------------------------------------------
+    @abc.abstractmethod
+    def create(self) -> None:
+        """Create the backend's full-text structures if missing."""
+
+    @abc.abstractmethod
+    def _write_text(self, conn: Connection, record_id: int, streams: dict[Index, list[str]]) -> None: ...
+
+    @abc.abstractmethod
+    def _delete_text(self, conn: Connection, record_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def _clear_text(self, conn: Connection) -> None: ...
+
+    @abc.abstractmethod
+    def _search_sql(self, query: Query) -> tuple[str, dict]:
+        """SQL selecting the matching record ids as column ``id``."""
+
+    @abc.abstractmethod
+    def scan(self, index: Index, start: str, count: int, position: int = 1) -> list[ScanEntry]:
+        """``count`` index terms around ``start``; ``start`` is entry number ``position`` (1-based)."""
+
+    # -- keeping the index current ----------------------------------------
+    def index_record(self, record_id: int) -> None:
+        """(Re)index one record; a deleted or missing record is removed."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(bib_records.c.library_id, bib_records.c.marc, bib_records.c.deleted).where(bib_records.c.id == record_id)
+            ).first()
+            self._remove(conn, record_id)
+            if row is not None and not row.deleted:
+                self._add(conn, record_id, row.library_id, bytes(row.marc))
+
+    def remove_record(self, record_id: int) -> None:
+        with self.engine.begin() as conn:
+            self._remove(conn, record_id)
+
+    def rebuild(self, batch: int = 2000) -> int:
+        """Index every live record from scratch; returns how many were indexed."""
+        done = 0
+        with self.engine.begin() as conn:
+            self._clear_text(conn)
+            conn.execute(delete(search_docs))
+            last = 0
+            while True:
+                rows = conn.execute(
+                    select(bib_records.c.id, bib_records.c.library_id, bib_records.c.marc)
+                    .where(bib_records.c.id > last, bib_records.c.deleted.is_(False))
+                    .order_by(bib_records.c.id)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return done
+                for row in rows:
+                    self._add(conn, row.id, row.library_id, bytes(row.marc))
+                done += len(rows)
+                last = rows[-1].id
+
+    def _remove(self, conn: Connection, record_id: int) -> None:
+        self._delete_text(conn, record_id)
+        conn.execute(delete(search_docs).where(search_docs.c.record_id == record_id))
+
+    def _add(self, conn: Connection, record_id: int, library_id: int, marc: bytes) -> None:
+        extracted = self._extract(marc)
+        conn.execute(
+            insert(search_docs).values(record_id=record_id, library_id=library_id, year=extracted.year, sort_title=extracted.sort_title)
+        )
+        self._write_text(conn, record_id, {index: token_stream(index, vals) for index, vals in extracted.values.items()})
+
+    @staticmethod
+    def _extract(marc: bytes) -> IndexedRecord:
+        try:
+            record = pymarc.Record(data=marc, to_unicode=True, force_utf8=True)
+        except Exception:  # a broken record is still findable by nothing, never a crash
+            return IndexedRecord()
+        return extract(record)
+
+    # -- reading -----------------------------------------------------------
+    def search(self, query: Query, result_sets: ResultSets | None = None) -> list[int]:
+        """Ids of the live records matching ``query``, ascending."""
+        if _contains_result_set(query):
+            return sorted(self._evaluate(query, result_sets))
+        sql, params = self._search_sql(query)
+        scope = " AND d.library_id = :library_id" if self.library_id is not None else ""
+        if self.library_id is not None:
+            params["library_id"] = self.library_id
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT d.record_id FROM search_docs d WHERE d.record_id IN ({sql}){scope} ORDER BY d.record_id"), params
+            )
+            return [r[0] for r in rows]
+
+    def _evaluate(self, query: Query, result_sets: ResultSets | None) -> set[int]:
+        """Set algebra in Python, for trees that mention earlier result sets."""
+        if isinstance(query, ResultSetRef):
+            if result_sets is None:
+                raise QueryError(Problem.UNKNOWN_RESULT_SET, query.name)
+            return set(result_sets(query.name))
+        if not isinstance(query, Bool):
+            return set(self.search(query))
+        if query.op is BoolOp.PROX:
+            raise QueryError(Problem.UNSUPPORTED_PROXIMITY, "proximity with a result set")
+        left, right = self._evaluate(query.left, result_sets), self._evaluate(query.right, result_sets)
+        return {BoolOp.AND: left & right, BoolOp.OR: left | right, BoolOp.NOT: left - right}[query.op]
+
+    def records(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored ISO 2709 bytes of these records."""
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(bib_records.c.id, bib_records.c.marc).where(bib_records.c.id.in_(list(ids))))
+            return {r.id: bytes(r.marc) for r in rows}
+
+    def check(self, query: Query) -> None:
+        """Validate every clause (raises ``QueryError``)."""
+        if isinstance(query, Clause):
+            check_clause(query)
+        elif isinstance(query, Bool):
+            self.check(query.left)
+            self.check(query.right)
+        elif not isinstance(query, (AllRecords, ResultSetRef)):
+            raise TypeError(f"not a query node: {query!r}")
+
+
+def open_index(engine: Engine, library_id: int | None = None) -> SearchIndex:
+    """The index backend for this engine's database."""
+    if engine.dialect.name == "sqlite":
+        from marc.search.sqlite_fts import SqliteIndex
+
+        return SqliteIndex(engine, library_id)
+    if engine.dialect.name == "postgresql":
+        from marc.search.postgres_fts import PostgresIndex
+
+        return PostgresIndex(engine, library_id)
+    raise ValueError(f"no search backend for {engine.dialect.name}")
