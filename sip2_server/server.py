@@ -1,0 +1,238 @@
+"""The asyncio SIP2 server: connections, framing, error recovery, logging, shutdown.
+
+Per connection it reads frames, decodes them with the session's codec, hands
+each request to the dispatcher and writes the reply, strictly one request at
+a time (SIP2 is lock-step).  Itself it answers only what needs no handler:
+
+- 97 Request ACS Resend: the last frame sent on this connection, verbatim;
+- anything unreadable (bad checksum, unknown id, short fixed fields, bad
+  encoding, over-long line, garbage), a request no handler answers, and a
+  handler failure: 96 Request SC Resend, so the terminal retries within the
+  retry limit it got in the 98 ACS Status.
+
+Every message in and out is logged on the ``sip2_server.wire`` logger with
+secrets masked; the structured details are in the record's ``sip2`` attribute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass, field
+
+from . import errors
+from .codec import Codec
+from .dispatch import Dispatcher, NoHandler
+from .fields import REQUEST_ACS_RESEND, REQUEST_SC_RESEND
+from .framing import LineFramer
+from .message import Message
+from .redact import describe, describe_raw
+from .session import ErrorDetection, Session
+
+log = logging.getLogger("sip2_server")
+wire_log = logging.getLogger("sip2_server.wire")
+
+DEFAULT_IDLE_TIMEOUT = 600.0
+"""Seconds of silence before a connection is closed: above the 5-7 minutes between kiosk 99s."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 6001
+    ssl: ssl.SSLContext | None = None
+    codec: Codec = field(default_factory=Codec)
+    error_detection: ErrorDetection = ErrorDetection.AUTO
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    shutdown_grace: float = 30.0
+    """How long :meth:`Sip2Server.close` waits for in-flight transactions."""
+    read_size: int = 65536
+
+    def __post_init__(self) -> None:
+        if self.idle_timeout <= 0:
+            raise ValueError("idle_timeout must be positive")
+
+
+class _Connection:
+    """One client: its session, the task serving it, and whether it is mid-transaction."""
+
+    def __init__(self, session: Session, task: asyncio.Task[None]) -> None:
+        self.session = session
+        self.task = task
+        self.busy = False
+
+
+class Sip2Server:
+    def __init__(self, dispatcher: Dispatcher, config: ServerConfig | None = None) -> None:
+        self.dispatcher = dispatcher
+        self.config = config or ServerConfig()
+        self._server: asyncio.Server | None = None
+        self._connections: dict[int, _Connection] = {}
+        self._closing = False
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept, self.config.host, self.config.port, ssl=self.config.ssl,
+            limit=self.config.read_size,
+        )
+        log.info("SIP2 server listening on %s", ", ".join(map(str, self.addresses)))
+
+    @property
+    def addresses(self) -> list[tuple]:
+        return [s.getsockname() for s in self._server.sockets] if self._server else []
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with ``port=0``)."""
+        return self.addresses[0][1]
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        try:
+            await self._server.serve_forever()
+        except asyncio.CancelledError:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Stop accepting, let in-flight transactions finish and reply, then close every connection.
+
+        Idle connections are closed at once; busy ones after their current
+        reply, or when ``shutdown_grace`` runs out.
+        """
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections.values()):
+            if not conn.busy:
+                conn.task.cancel()
+        tasks = [c.task for c in self._connections.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.config.shutdown_grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+        log.info("SIP2 server stopped")
+
+    async def __aenter__(self) -> "Sip2Server":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- one connection ------------------------------------------------------------
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        session = Session(peer=str(peer), codec=self.config.codec, error_detection=self.config.error_detection)
+        task = asyncio.current_task()
+        assert task is not None
+        conn = _Connection(session, task)
+        self._connections[session.id] = conn
+        log.info("session %s opened from %s", session.id, peer)
+        try:
+            await self._serve(conn, reader, writer)
+        except asyncio.CancelledError:
+            pass
+        except (ConnectionError, ssl.SSLError) as exc:
+            log.info("session %s: connection lost: %s", session.id, exc)
+        finally:
+            del self._connections[session.id]
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, ssl.SSLError, asyncio.CancelledError):
+                pass
+            log.info("session %s closed after %s requests", session.id, session.requests)
+
+    async def _serve(self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = conn.session
+        framer = LineFramer(session.codec.max_line)
+        while not self._closing:
+            try:
+                data = await asyncio.wait_for(reader.read(self.config.read_size), self.config.idle_timeout)
+            except TimeoutError:
+                log.info("session %s idle for %.0f s: closing", session.id, self.config.idle_timeout)
+                return
+            if not data:
+                return
+            conn.busy = True
+            try:
+                for frame in framer.feed(data):
+                    reply = await self._respond(session, frame)
+                    if reply is not None:
+                        session.last_reply = reply
+                        writer.write(reply)
+                        await writer.drain()
+                    if self._closing:
+                        return
+            finally:
+                conn.busy = False
+
+    # -- one request -------------------------------------------------------------------
+
+    async def _respond(self, session: Session, frame: bytes | errors.LineTooLong) -> bytes | None:
+        """The bytes to send for one frame (None: send nothing)."""
+        if isinstance(frame, errors.LineTooLong):
+            return self._refuse(session, None, frame, "(over-long line)")
+        try:
+            request = session.codec.decode(frame)
+        except errors.FrameError as exc:
+            return self._refuse(session, None, exc, describe_raw(frame))
+        session.note_request(request)
+        self._log_message(session, "in", request)
+        if request.id == REQUEST_ACS_RESEND:
+            return self._resend(session)
+        try:
+            reply = await self.dispatcher.handle(session, request)
+            if reply is None:
+                return None
+            sequence, checksum = session.reply_trailer(request)
+            data = session.codec.encode(reply, sequence=sequence, checksum=checksum)
+        except NoHandler as exc:
+            return self._refuse(session, request, exc, describe(request))
+        except Exception as exc:  # a handler bug must not take the connection down
+            log.exception("session %s: handler for %s failed", session.id, request.id)
+            return self._refuse(session, request, exc, describe(request))
+        self._log_message(session, "out", reply)
+        return data
+
+    def _resend(self, session: Session) -> bytes:
+        if session.last_reply is None:
+            return self._sc_resend(session, None)
+        wire_log.info("session %s resends its last reply", session.id,
+                      extra={"sip2": {"session": session.id, "direction": "out", "resend": True}})
+        return session.last_reply
+
+    def _refuse(self, session: Session, request: Message | None, exc: Exception, shown: str) -> bytes:
+        code = getattr(exc, "code", type(exc).__name__)
+        wire_log.warning(
+            "session %s in  %s -> 96: %s: %s", session.id, shown, code, exc,
+            extra={"sip2": {"session": session.id, "direction": "in", "error": code, "detail": str(exc)}},
+        )
+        return self._sc_resend(session, request)
+
+    def _sc_resend(self, session: Session, request: Message | None) -> bytes:
+        _, checksum = session.reply_trailer(request)
+        # 96 never carries a sequence number, even with error detection on.
+        return session.codec.encode(Message(REQUEST_SC_RESEND), checksum=checksum)
+
+    def _log_message(self, session: Session, direction: str, message: Message) -> None:
+        text = describe(message)
+        wire_log.info(
+            "session %s %-3s %s", session.id, direction, text,
+            extra={"sip2": {"session": session.id, "terminal": session.terminal, "direction": direction,
+                            "message_id": message.id, "sequence": message.sequence, "text": text}},
+        )
