@@ -36,11 +36,16 @@ class Compiler(abc.ABC):
 
     def __init__(self) -> None:
         self.params: dict[str, object] = {}
+        self._aliases = 0
 
     def bind(self, value: object) -> str:
         name = f"p{len(self.params)}"
         self.params[name] = value
         return f":{name}"
+
+    def alias(self) -> str:
+        self._aliases += 1
+        return f"s{self._aliases}"
 
     # -- full-text dialect -------------------------------------------------
     @abc.abstractmethod
@@ -105,7 +110,8 @@ class Compiler(abc.ABC):
             return "match", self.combine(node.op, left, right)
         left_sql = self.match_sql(left) if lk == "match" else left
         right_sql = self.match_sql(right) if rk == "match" else right
-        return "sql", f"SELECT id FROM ({left_sql}) {SET_OPERATORS[node.op]} SELECT id FROM ({right_sql})"
+        a, b = self.alias(), self.alias()
+        return "sql", f"SELECT {a}.id FROM ({left_sql}) {a} {SET_OPERATORS[node.op]} SELECT {b}.id FROM ({right_sql}) {b}"
 
     def _prox(self, node: Bool) -> str:
         """Word proximity between two text clauses of the same index."""
