@@ -9,7 +9,7 @@ added on output when asked for.  The checksum is the two's complement of the
 
 Lenient where real terminals differ (lower-case or short checksums, checksums
 summed over characters instead of bytes, missing trailing ``|``, vendor
-fields); strict where the frame cannot mean anything (short fixed fields,
+fields, a trailing transaction date left out); strict where the frame cannot mean anything (short fixed fields,
 impossible dates, undecodable bytes, control characters).
 """
 
@@ -152,7 +152,7 @@ class Codec:
         if len(frame) > self.max_line:
             raise errors.LineTooLong(f"frame of {len(frame)} bytes exceeds the limit of {self.max_line}")
         spec = _message_spec(frame)
-        body, checksummed = self._strip_checksum(frame, spec)
+        body, checksummed = self._strip_checksum(frame)
         text = self._decode_text(body)
         fixed, rest = _parse_fixed(spec, text)
         fields = _parse_variable(rest)
@@ -161,9 +161,9 @@ class Codec:
             raise errors.MissingRequiredField(f"{spec.name} ({spec.id}) lacks required field(s) {', '.join(missing)}")
         return message
 
-    def _strip_checksum(self, frame: bytes, spec: MessageSpec) -> tuple[bytes, bool]:
+    def _strip_checksum(self, frame: bytes) -> tuple[bytes, bool]:
         match = _TRAILER.search(frame)
-        if not match or match.start() < 2 + spec.fixed_length:
+        if not match or match.start() < 2:
             return frame, False
         covered = frame[: match.start() + 2]
         if not _checksum_matches(covered, match.group(1).decode("ascii"), self.encoding):
@@ -230,6 +230,9 @@ def _parse_fixed(spec: MessageSpec, text: str) -> tuple[dict[str, str], str]:
     fixed: dict[str, str] = {}
     pos = 2
     for f in spec.fixed:
+        if f is spec.fixed[-1] and _omitted_trailing_date(spec, f, text[pos : pos + 2]):
+            fixed[f.name] = BLANK_DATE
+            break
         value = text[pos : pos + f.length]
         if len(value) < f.length or FIELD_DELIMITER in value:
             raise errors.FixedFieldTooShort(
@@ -240,6 +243,16 @@ def _parse_fixed(spec: MessageSpec, text: str) -> tuple[dict[str, str], str]:
         fixed[f.name] = value
         pos += f.length
     return fixed, text[pos:]
+
+
+def _omitted_trailing_date(spec: MessageSpec, f: FixedField, head: str) -> bool:
+    """True when a last fixed field that is a date is missing and the variable part starts instead.
+
+    Unambiguous, since a date starts with digits or blanks, never with a
+    field id; tolerated because some clients (the PyPI sip2 client's 65
+    Renew All among them) leave the transaction date out.
+    """
+    return f.kind is Kind.DATE and any(v.code == head for v in spec.variable)
 
 
 def _check_fixed(spec: MessageSpec, f: FixedField, value: str) -> None:
