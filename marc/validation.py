@@ -1,0 +1,79 @@
+"""Checks on MARC records: structural problems (always) and content lint (on request).
+
+A structural problem makes a record unusable, so the reader reports it as a
+failure.  Lint warnings (MARC21 content rules, from the ``marc-lint``
+package, a port of Perl's MARC::Lint) are advice: the importer reports them
+per record and imports the record anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pymarc
+
+_TAG = re.compile(r"^[0-9A-Za-z]{3}$")
+_INDICATOR = re.compile(r"^[0-9a-z ]$")  # MARC21: blank, digit or lower-case letter
+_SUBFIELD_CODE = re.compile(r"^[0-9a-z]$")
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str  # bad_tag | invalid_indicator | bad_subfield_code | bad_encoding | missing_245
+    message: str
+
+
+def structural_problem(record: pymarc.Record) -> Problem | None:
+    """The first structural problem of a decoded record, or None."""
+    for field in record.fields:
+        problem = _field_problem(field)
+        if problem:
+            return problem
+    if not record.get_fields("245"):
+        return Problem("missing_245", "no 245 (title statement) field")
+    return None
+
+
+def _field_problem(field: pymarc.Field) -> Problem | None:
+    if not _TAG.match(field.tag):
+        return Problem("bad_tag", f"invalid tag {field.tag!r}")
+    if field.is_control_field():
+        return _encoding_problem(field.tag, field.data)
+    for position, indicator in enumerate(field.indicators or ("", ""), start=1):
+        if not _INDICATOR.match(indicator or ""):
+            return Problem("invalid_indicator", f"field {field.tag} indicator {position} is {indicator!r}")
+    for subfield in field.subfields:
+        if not _SUBFIELD_CODE.match(subfield.code):
+            return Problem("bad_subfield_code", f"field {field.tag} has subfield code {subfield.code!r}")
+        problem = _encoding_problem(field.tag, subfield.value)
+        if problem:
+            return problem
+    return None
+
+
+def _encoding_problem(tag: str, value: str) -> Problem | None:
+    if REPLACEMENT_CHARACTER in value:
+        return Problem("bad_encoding", f"field {tag} holds bytes that are not valid UTF-8")
+    return None
+
+
+class Linter:
+    """MARC21 content checks through marc-lint; one instance serves many records."""
+
+    def __init__(self) -> None:
+        try:
+            from marc_lint import MarcLint
+        except ImportError as exc:  # an optional dependency, asked for explicitly
+            raise RuntimeError("content checks need the marc-lint package: pip install marc-lint") from exc
+        self._lint = MarcLint()
+
+    def check(self, record: pymarc.Record) -> list[str]:
+        """Warnings for one record, as 'TAG: message' strings; empty when clean."""
+        return [_describe(warning) for warning in self._lint.check_record(record, record_id="-")]
+
+
+def _describe(warning: object) -> str:
+    text = str(warning)
+    return text.removeprefix("Record -: ")
