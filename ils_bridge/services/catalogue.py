@@ -1,0 +1,387 @@
+"""The catalogue: bibliographic records, their match points and their items.
+
+Writes are grouped in a ``CatalogueBatch`` (one database transaction for many
+records, for import speed); inside it every record is its own savepoint, so
+a record either fully lands with its keys and items or leaves nothing behind.
+
+    catalogue = Catalogue(engine, library_id)
+    with catalogue.batch() as batch:
+        record_id = batch.find_match(keys) or batch.add(entry, items)
+
+The catalogue knows nothing of MARC: callers (``marc/``) hand it the record
+already serialised (UTF-8 ISO 2709 without holdings) with its searchable
+columns and match keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy.exc import DataError, IntegrityError
+
+from ils_bridge import money
+from ils_bridge.storage.schema import bib_records, items, libraries, record_keys
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class CatalogueError(ValueError):
+    """A write the catalogue refuses; the record it concerns is left unchanged."""
+
+
+@dataclass(frozen=True)
+class BibEntry:
+    """A bibliographic record ready to store."""
+
+    marc: bytes  # ISO 2709, UTF-8, without holdings fields
+    title: str
+    author: str | None = None
+    pub_year: int | None = None
+    language: str | None = None
+    control_number: str | None = None
+    control_source: str | None = None
+    keys: Sequence[tuple[str, str]] = ()  # (kind, value): control | system | isbn | issn
+
+
+@dataclass(frozen=True)
+class Item:
+    """An item's catalogue attributes (what import sets; circulation state is left alone)."""
+
+    barcode: str
+    material: str
+    collection: str | None = None
+    language: str | None = None
+    classification: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    pub_year: int | None = None
+    branch: str | None = None
+    location: str | None = None
+    call_number: str | None = None
+    copy_number: str | None = None
+    volume: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    id: int
+    marc: bytes
+    title: str
+    author: str | None
+    pub_year: int | None
+    language: str | None
+    control_number: str | None
+    control_source: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    deleted: bool
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HoldingsChange:
+    added: int
+    updated: int
+
+
+_ITEM_COLUMNS = tuple(name for name in Item.__dataclass_fields__ if name not in ("price", "currency"))
+_BIB_COLUMNS = (
+    "marc", "title", "author", "pub_year", "language", "control_number", "control_source",
+)
+
+
+class Catalogue:
+    """The catalogue of one library."""
+
+    def __init__(self, engine: Engine, library_id: int, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.library_id = library_id
+        self.clock = clock
+        with engine.connect() as conn:
+            currency = conn.scalar(select(libraries.c.currency).where(libraries.c.id == library_id))
+        if currency is None:
+            raise CatalogueError(f"no library with id {library_id}")
+        self.currency: str = currency
+
+    @contextmanager
+    def batch(self, dry_run: bool = False) -> Iterator[CatalogueBatch]:
+        """One transaction for many record writes; committed when the block ends without error.
+
+        A dry run does every write (so later records see earlier ones) and rolls all back.
+        """
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                yield CatalogueBatch(conn, self.library_id, self.clock)
+            except BaseException:
+                transaction.rollback()
+                raise
+            if dry_run:
+                transaction.rollback()
+            else:
+                transaction.commit()
+
+    # one-transaction conveniences -------------------------------------------------
+
+    def find_match(self, keys: Iterable[tuple[str, str]]) -> int | None:
+        with self.batch() as batch:
+            return batch.find_match(keys)
+
+    def add(self, entry: BibEntry, items_: Sequence[Item] = ()) -> int:
+        with self.batch() as batch:
+            return batch.add(entry, items_)
+
+    def replace(self, record_id: int, entry: BibEntry, items_: Sequence[Item] = ()) -> HoldingsChange:
+        with self.batch() as batch:
+            return batch.replace(record_id, entry, items_)
+
+    def merge_holdings(self, record_id: int, items_: Sequence[Item]) -> HoldingsChange:
+        with self.batch() as batch:
+            return batch.merge_holdings(record_id, items_)
+
+    def mark_deleted(self, record_id: int) -> None:
+        with self.batch() as batch:
+            batch.mark_deleted(record_id)
+
+    # reads ---------------------------------------------------------------------------
+
+    def get(self, record_id: int) -> StoredRecord | None:
+        found = list(self.iter_records(record_ids=[record_id], include_deleted=True))
+        return found[0] if found else None
+
+    def items_of(self, record_id: int) -> list[Item]:
+        with self.engine.connect() as conn:
+            return _items_by_record(conn, [record_id]).get(record_id, [])
+
+    def iter_records(
+        self,
+        since: dt.datetime | None = None,
+        record_ids: Iterable[int] | None = None,
+        include_deleted: bool = False,
+        page_size: int = 500,
+    ) -> Iterator[StoredRecord]:
+        """Records (with items) changed at or after ``since``, in id order, a page at a time.
+
+        Memory stays bounded by the page size whatever the catalogue's size.
+        """
+        conditions = [bib_records.c.library_id == self.library_id]
+        if since is not None:
+            conditions.append(bib_records.c.updated_at >= since)
+        if record_ids is not None:
+            conditions.append(bib_records.c.id.in_(list(record_ids)))
+        if not include_deleted:
+            conditions.append(bib_records.c.deleted.is_(False))
+        last_id = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(bib_records)
+                    .where(and_(*conditions, bib_records.c.id > last_id))
+                    .order_by(bib_records.c.id)
+                    .limit(page_size)
+                ).all()
+                item_map = _items_by_record(conn, [row.id for row in rows])
+            for row in rows:
+                yield _stored(row, item_map.get(row.id, []))
+            if len(rows) < page_size:
+                return
+            last_id = rows[-1].id
+
+    def changed_since(self, since: dt.datetime, include_deleted: bool = True) -> list[int]:
+        """Ids of the records changed at or after ``since`` (deleted ones too, by default)."""
+        conditions = [bib_records.c.library_id == self.library_id, bib_records.c.updated_at >= since]
+        if not include_deleted:
+            conditions.append(bib_records.c.deleted.is_(False))
+        with self.engine.connect() as conn:
+            return list(conn.scalars(select(bib_records.c.id).where(*conditions).order_by(bib_records.c.id)))
+
+
+class CatalogueBatch:
+    """Record writes inside one open transaction; each write is all-or-nothing."""
+
+    def __init__(self, conn: Connection, library_id: int, clock: Clock) -> None:
+        self.conn = conn
+        self.library_id = library_id
+        self.clock = clock
+
+    def find_match(self, keys: Iterable[tuple[str, str]]) -> int | None:
+        """The record holding the first key that matches (keys are tried in the order given)."""
+        for kind, value in keys:
+            found = self.conn.scalar(
+                select(record_keys.c.record_id)
+                .join(bib_records, bib_records.c.id == record_keys.c.record_id)
+                .where(
+                    record_keys.c.library_id == self.library_id,
+                    record_keys.c.kind == kind,
+                    record_keys.c.value == value,
+                )
+                .order_by(bib_records.c.deleted, record_keys.c.record_id)
+                .limit(1)
+            )
+            if found is not None:
+                return found
+        return None
+
+    def add(self, entry: BibEntry, items_: Sequence[Item] = ()) -> int:
+        with self._unit():
+            self._check_barcodes(None, items_)
+            now = self.clock()
+            record_id = self.conn.execute(
+                insert(bib_records).values(
+                    library_id=self.library_id, created_at=now, updated_at=now, deleted=False, **_bib_values(entry)
+                )
+            ).inserted_primary_key[0]
+            self._write_keys(record_id, entry.keys)
+            self._upsert_items(record_id, items_, now)
+            return record_id
+
+    def replace(self, record_id: int, entry: BibEntry, items_: Sequence[Item] = ()) -> HoldingsChange:
+        """Replace the bibliographic record (undeleting it) and add or update the given items.
+
+        Items already stored but absent from ``items_`` are kept: they may be on loan.
+        """
+        with self._unit():
+            self._require(record_id)
+            self._check_barcodes(record_id, items_)
+            now = self.clock()
+            self.conn.execute(
+                update(bib_records)
+                .where(bib_records.c.id == record_id)
+                .values(updated_at=now, deleted=False, **_bib_values(entry))
+            )
+            self.conn.execute(delete(record_keys).where(record_keys.c.record_id == record_id))
+            self._write_keys(record_id, entry.keys)
+            return self._upsert_items(record_id, items_, now)
+
+    def merge_holdings(self, record_id: int, items_: Sequence[Item]) -> HoldingsChange:
+        """Add new items and update known ones; the bibliographic record stays as it is."""
+        with self._unit():
+            self._require(record_id)
+            self._check_barcodes(record_id, items_)
+            now = self.clock()
+            change = self._upsert_items(record_id, items_, now)
+            if change.added or change.updated:
+                self.conn.execute(update(bib_records).where(bib_records.c.id == record_id).values(updated_at=now))
+            return change
+
+    def mark_deleted(self, record_id: int) -> None:
+        with self._unit():
+            self._require(record_id)
+            self.conn.execute(
+                update(bib_records).where(bib_records.c.id == record_id).values(deleted=True, updated_at=self.clock())
+            )
+
+    # helpers ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _unit(self) -> Iterator[None]:
+        """A savepoint: the record's writes land together or not at all."""
+        try:
+            with self.conn.begin_nested():
+                yield
+        except (IntegrityError, DataError) as exc:
+            raise CatalogueError(f"the database refused the record: {exc.orig}") from exc
+
+    def _require(self, record_id: int) -> None:
+        exists = self.conn.scalar(
+            select(bib_records.c.id).where(bib_records.c.id == record_id, bib_records.c.library_id == self.library_id)
+        )
+        if exists is None:
+            raise CatalogueError(f"no record {record_id} in this library")
+
+    def _check_barcodes(self, record_id: int | None, items_: Sequence[Item]) -> None:
+        barcodes = [item.barcode for item in items_]
+        repeated = sorted({b for b in barcodes if barcodes.count(b) > 1})
+        if repeated:
+            raise CatalogueError(f"barcode {repeated[0]} appears twice in the record")
+        if not barcodes:
+            return
+        elsewhere = select(items.c.barcode, items.c.bib_id).where(
+            items.c.library_id == self.library_id, items.c.barcode.in_(barcodes)
+        )
+        if record_id is not None:
+            elsewhere = elsewhere.where(items.c.bib_id != record_id)
+        taken = self.conn.execute(elsewhere).first()
+        if taken is not None:
+            raise CatalogueError(f"barcode {taken.barcode} already belongs to record {taken.bib_id}")
+
+    def _write_keys(self, record_id: int, keys: Sequence[tuple[str, str]]) -> None:
+        if keys:
+            self.conn.execute(
+                insert(record_keys),
+                [
+                    {"record_id": record_id, "library_id": self.library_id, "kind": kind, "value": value}
+                    for kind, value in dict.fromkeys(keys)
+                ],
+            )
+
+    def _upsert_items(self, record_id: int, items_: Sequence[Item], now: dt.datetime) -> HoldingsChange:
+        known = set(
+            self.conn.scalars(
+                select(items.c.barcode).where(items.c.bib_id == record_id, items.c.library_id == self.library_id)
+            )
+        )
+        new = [item for item in items_ if item.barcode not in known]
+        if new:
+            self.conn.execute(
+                insert(items),
+                [
+                    {**_item_values(item), "library_id": self.library_id, "bib_id": record_id,
+                     "status": "available", "created_at": now, "updated_at": now}
+                    for item in new
+                ],
+            )
+        for item in items_:
+            if item.barcode in known:
+                self.conn.execute(
+                    update(items)
+                    .where(items.c.library_id == self.library_id, items.c.barcode == item.barcode)
+                    .values(**_item_values(item), updated_at=now)
+                )
+        return HoldingsChange(added=len(new), updated=len(items_) - len(new))
+
+
+def _bib_values(entry: BibEntry) -> dict[str, object]:
+    return {name: getattr(entry, name) for name in _BIB_COLUMNS}
+
+
+def _item_values(item: Item) -> dict[str, object]:
+    values = {name: getattr(item, name) for name in _ITEM_COLUMNS}
+    if item.price is not None and item.currency:
+        values["price_minor"] = money.to_minor(
+            money.round_to(item.price, money.currency(item.currency)), money.currency(item.currency)
+        )
+        values["currency"] = item.currency
+    else:
+        values["price_minor"] = values["currency"] = None
+    return values
+
+
+def _items_by_record(conn: Connection, record_ids: list[int]) -> dict[int, list[Item]]:
+    found: dict[int, list[Item]] = {}
+    if not record_ids:
+        return found
+    rows = conn.execute(select(items).where(items.c.bib_id.in_(record_ids)).order_by(items.c.id))
+    for row in rows:
+        price = (
+            money.from_minor(row.price_minor, money.currency(row.currency))
+            if row.price_minor is not None and row.currency
+            else None
+        )
+        item = Item(**{name: getattr(row, name) for name in _ITEM_COLUMNS}, price=price, currency=row.currency)
+        found.setdefault(row.bib_id, []).append(item)
+    return found
+
+
+def _stored(row: object, record_items: list[Item]) -> StoredRecord:
+    names = ("id", "created_at", "updated_at", "deleted") + _BIB_COLUMNS
+    return StoredRecord(**{name: getattr(row, name) for name in names}, items=record_items)
