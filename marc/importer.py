@@ -1,0 +1,269 @@
+"""Import MARC files into the catalogue, streaming, in batches, resumably.
+
+    report = import_files(catalogue, ["books.mrc"], mode="replace", mapping="koha952",
+                          progress=print, checkpoint=Path("books.ckpt"))
+
+Modes say what to do when an incoming record matches a stored one (by 001/003,
+035, ISBN or ISSN; see ``marc.matching``).  A record with no match is always
+added.
+
+- ``skip``: leave the stored record alone (the default; re-runs are safe)
+- ``replace``: replace the stored bibliographic record, add or update its items
+- ``merge_holdings``: keep the stored record, add or update its items
+- ``add``: add the incoming record as a new one even so
+
+Records are committed ``batch_size`` at a time; each record lands whole or not
+at all.  With a ``checkpoint`` file the importer notes, after each commit, how
+far it got in each file, so a run interrupted and started again carries on
+where the last commit left off instead of reading from the start.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pymarc
+
+from ils_bridge.services.catalogue import BibEntry, Catalogue, CatalogueBatch, CatalogueError, Item
+from marc import holdings, matching
+from marc.holdings import HoldingsMapping
+from marc.reading import Encoding, Format, Parser, ReadResult, read_records
+from marc.validation import Linter
+
+Mode = Literal["add", "replace", "merge_holdings", "skip"]
+MODES: tuple[str, ...] = ("add", "replace", "merge_holdings", "skip")
+MAX_REPORTED = 10_000  # failures and warnings kept in the report; the counts stay exact
+
+
+@dataclass(frozen=True)
+class ImportFailure:
+    path: str
+    number: int  # record number in the file, from 1
+    offset: int | None  # byte offset in the file
+    control_number: str | None
+    reason: str  # short code: bad_leader, missing_245, rejected, ...
+    detail: str
+
+    def __str__(self) -> str:
+        at = f" at byte {self.offset}" if self.offset is not None else ""
+        cn = f" [001 {self.control_number}]" if self.control_number else ""
+        return f"{self.path}: record {self.number}{at}{cn}: {self.reason}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class LintWarnings:
+    path: str
+    number: int
+    control_number: str | None
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the progress callback receives after every batch."""
+
+    path: str
+    records: int  # read in this run, all files
+    added: int
+    updated: int
+    skipped: int
+    failed: int
+    records_per_second: float
+
+
+@dataclass
+class ImportReport:
+    dry_run: bool = False
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    items_added: int = 0
+    items_updated: int = 0
+    failures: list[ImportFailure] = field(default_factory=list)
+    lint: list[LintWarnings] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def records(self) -> int:
+        return self.added + self.updated + self.skipped + self.failed
+
+    def fail(self, failure: ImportFailure) -> None:
+        self.failed += 1
+        if len(self.failures) < MAX_REPORTED:
+            self.failures.append(failure)
+
+
+class Checkpoint:
+    """How far each file got, kept in a small JSON file rewritten after each commit."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.state: dict[str, dict] = {}
+        if path and path.exists():
+            self.state = json.loads(path.read_text(encoding="utf-8"))
+
+    def resume_point(self, source: Path) -> tuple[int, int]:
+        """(byte offset, records done) for a file, or (0, 0) when it changed or is new."""
+        entry = self.state.get(str(source.resolve()))
+        if not entry or entry.get("size") != source.stat().st_size:
+            return 0, 0
+        return entry.get("offset") or 0, entry.get("records", 0)
+
+    def is_done(self, source: Path) -> bool:
+        entry = self.state.get(str(source.resolve()))
+        return bool(entry and entry.get("done") and entry.get("size") == source.stat().st_size)
+
+    def save(self, source: Path, offset: int | None, records: int, done: bool = False) -> None:
+        if not self.path:
+            return
+        self.state[str(source.resolve())] = {
+            "size": source.stat().st_size, "offset": offset, "records": records, "done": done,
+        }
+        temporary = self.path.with_suffix(self.path.suffix + ".tmp")
+        temporary.write_text(json.dumps(self.state, indent=1), encoding="utf-8")
+        temporary.replace(self.path)
+
+
+def import_files(
+    catalogue: Catalogue,
+    paths: Iterable[str | Path],
+    mode: Mode = "skip",
+    *,
+    dry_run: bool = False,
+    mapping: str | Path | HoldingsMapping = "marc21",
+    progress: Callable[[Progress], None] | None = None,
+    lint: bool = False,
+    checkpoint: Path | None = None,
+    batch_size: int = 500,
+    format: Format | None = None,
+    encoding: Encoding = "auto",
+    parser: Parser = "pymarc",
+) -> ImportReport:
+    """Import every record of the files; never stops on a bad record (see the report)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    run = _ImportRun(
+        catalogue=catalogue,
+        mode=mode,
+        dry_run=dry_run,
+        mapping=mapping if isinstance(mapping, HoldingsMapping) else HoldingsMapping.load(mapping),
+        progress=progress,
+        linter=Linter() if lint else None,
+        checkpoint=Checkpoint(None if dry_run else checkpoint),
+        batch_size=batch_size,
+    )
+    for path in map(Path, paths):
+        run.import_file(path, format=format, encoding=encoding, parser=parser)
+    run.report.elapsed = time.monotonic() - run.started
+    return run.report
+
+
+@dataclass
+class _ImportRun:
+    catalogue: Catalogue
+    mode: Mode
+    dry_run: bool
+    mapping: HoldingsMapping
+    progress: Callable[[Progress], None] | None
+    linter: Linter | None
+    checkpoint: Checkpoint
+    batch_size: int
+    report: ImportReport = field(init=False)
+    position: tuple[int | None, int] = (0, 0)  # (byte offset, records done) in the current file
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.report = ImportReport(dry_run=self.dry_run)
+
+    def import_file(self, path: Path, **read_options: object) -> None:
+        if self.checkpoint.is_done(path):
+            return
+        offset, done = self.checkpoint.resume_point(path)
+        self.position = (offset, done)
+        results = read_records(path, start_offset=offset, skip_records=done, **read_options)
+        batch: list[ReadResult] = []
+        for result in results:
+            batch.append(result)
+            if len(batch) >= self.batch_size:
+                self._commit(path, batch)
+                batch = []
+        self._commit(path, batch, last=True)
+
+    def _commit(self, path: Path, batch: list[ReadResult], last: bool = False) -> None:
+        with self.catalogue.batch(dry_run=self.dry_run) as writer:
+            for result in batch:
+                self._import_one(writer, path, result)
+        if batch or last:
+            self.position = (batch[-1].end_offset, batch[-1].number) if batch else self.position
+            self.checkpoint.save(path, *self.position, done=last)
+        if self.progress:
+            elapsed = max(time.monotonic() - self.started, 1e-9)
+            self.progress(Progress(str(path), self.report.records, self.report.added, self.report.updated,
+                                   self.report.skipped, self.report.failed, self.report.records / elapsed))
+
+    def _import_one(self, writer: CatalogueBatch, path: Path, result: ReadResult) -> None:
+        if result.failure:
+            f = result.failure
+            self.report.fail(ImportFailure(str(path), f.number, f.offset, f.control_number, f.reason, f.detail))
+            return
+        record = result.record
+        assert record is not None
+        if self.linter:
+            self._lint(path, result.number, record)
+        try:
+            entry, items = catalogue_entry(record, self.mapping, self.catalogue.currency)
+            self._write(writer, entry, items)
+        except (CatalogueError, ValueError, pymarc.PymarcException) as exc:
+            self.report.fail(ImportFailure(
+                str(path), result.number, result.offset, matching.control_number(record), "rejected", str(exc)
+            ))
+
+    def _write(self, writer: CatalogueBatch, entry: BibEntry, items: list[Item]) -> None:
+        match = None if self.mode == "add" else writer.find_match(entry.keys)
+        if match is None:
+            writer.add(entry, items)
+            self.report.added += 1
+            self.report.items_added += len(items)
+            return
+        if self.mode == "skip":
+            self.report.skipped += 1
+            return
+        if self.mode == "replace":
+            change = writer.replace(match, entry, items)
+        else:
+            change = writer.merge_holdings(match, items)
+        self.report.updated += 1
+        self.report.items_added += change.added
+        self.report.items_updated += change.updated
+
+    def _lint(self, path: Path, number: int, record: pymarc.Record) -> None:
+        assert self.linter is not None
+        warnings = self.linter.check(record)
+        if warnings and len(self.report.lint) < MAX_REPORTED:
+            self.report.lint.append(LintWarnings(str(path), number, matching.control_number(record), warnings))
+
+
+def catalogue_entry(record: pymarc.Record, mapping: HoldingsMapping, currency: str | None) -> tuple[BibEntry, list[Item]]:
+    """What the catalogue stores for one record: the bare bibliographic record and its items."""
+    bare = holdings.without_holdings(record, mapping)
+    entry = BibEntry(
+        marc=bare.as_marc(),
+        title=(record.title or "").strip(),
+        author=record.author,
+        pub_year=holdings.publication_year(record),
+        language=holdings.record_language(record),
+        control_number=_short(matching.control_number(record)),
+        control_source=_short(matching.control_source(record)),
+        keys=[tuple(key) for key in matching.match_keys(record)],
+    )
+    return entry, holdings.items_of_record(record, mapping, currency)
+
+
+def _short(value: str | None, length: int = 64) -> str | None:
+    return value[:length] if value else value
