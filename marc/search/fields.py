@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pymarc
 
+from marc.search.normalize import fold
 from marc.search.query import Index
 
 # tag -> subfield codes taken (None: every subfield)
@@ -114,4 +115,4 @@ def extract(record: pymarc.Record) -> IndexedRecord:
         if not f.is_control_field() and f.tag < "900" and f.tag not in ANY_EXCLUDED
     ]
     title = values[Index.TITLE][0] if values[Index.TITLE] else ""
-    return IndexedRecord(values=values, year=year, sort_title=title[:200])
+    return IndexedRecord(values=values, year=year, sort_title=fold(title)[:200])

@@ -33,6 +33,7 @@ from marc.search.query import (
 )
 from marc.search.tables import search_docs
 
+SORT_COLUMNS = {Index.TITLE: search_docs.c.sort_title, Index.YEAR: search_docs.c.year}
 ResultSets = Callable[[str], Sequence[int]]
 
 
@@ -172,6 +173,36 @@ class SearchIndex(abc.ABC):
             raise QueryError(Problem.UNSUPPORTED_PROXIMITY, "proximity with a result set")
         left, right = self._evaluate(query.left, result_sets), self._evaluate(query.right, result_sets)
         return {BoolOp.AND: left & right, BoolOp.OR: left | right, BoolOp.NOT: left - right}[query.op]
+
+    def sorted_ids(self, ids: Sequence[int], index: Index, descending: bool = False) -> list[int]:
+        """``ids`` ordered by title or year (records without the key last)."""
+        column = SORT_COLUMNS.get(index)
+        if column is None:
+            raise QueryError(Problem.UNSUPPORTED_INDEX, f"cannot sort by {index.value}")
+        keys: dict[int, object] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                rows = conn.execute(select(search_docs.c.record_id, column).where(search_docs.c.record_id.in_(chunk)))
+                keys.update({r[0]: r[1] for r in rows})
+        present = sorted((i for i in ids if keys.get(i) is not None), key=lambda i: keys[i], reverse=descending)
+        return present + [i for i in ids if keys.get(i) is None]
+
+    def resolve_ids(self, identifiers: Sequence[str]) -> dict[str, int]:
+        """Record ids for external identifiers: a record id, else a 001 control number."""
+        found: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for ident in identifiers:
+                cond = bib_records.c.control_number == ident
+                if ident.isdigit():
+                    cond = cond | (bib_records.c.id == int(ident))
+                query = select(bib_records.c.id).where(cond, bib_records.c.deleted.is_(False))
+                if self.library_id is not None:
+                    query = query.where(bib_records.c.library_id == self.library_id)
+                row = conn.execute(query.order_by(bib_records.c.id).limit(1)).first()
+                if row is not None:
+                    found[ident] = row.id
+        return found
 
     def records(self, ids: Sequence[int]) -> dict[int, bytes]:
         """The stored ISO 2709 bytes of these records."""

@@ -1,0 +1,123 @@
+"""The SRU server: asyncio streams, HTTP/1.1 keep-alive, one ``SruService``.
+
+Routes: ``/<database>`` (and ``/``) answer SRU explain / searchRetrieve /
+scan; ``/<database>/daia`` answers DAIA JSON availability (see ``daia``).
+Requests are handled inline on the event loop: the index lookups are short
+SQL statements, and skipping a thread hop per request is what keeps latency
+near Zebra's.
+
+Programmatic start/stop::
+
+    server = SruServer(engine, holdings=source, port=8210)
+    await server.start(); ...; await server.stop()
+    # or, from synchronous code: with BackgroundServer(server): ...
+    # or, blocking: serve_sru(engine, host="0.0.0.0", port=8210)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import Engine
+
+from marc.search.availability import HoldingsSource, NoHoldings
+from marc.search.index import SearchIndex, open_index
+from marc.sru import http
+from marc.sru.daia import JSON, daia_document
+from marc.sru.service import SruService
+
+log = logging.getLogger(__name__)
+IDLE_TIMEOUT_S = 60.0
+
+
+class SruServer:
+    def __init__(
+        self,
+        engine: Engine,
+        holdings: HoldingsSource | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8210,
+        database: str = "opac",
+        library_id: int | None = None,
+        title: str = "Library catalogue",
+        index: SearchIndex | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.database = database
+        self.holdings = holdings or NoHoldings()
+        self.index = index or open_index(engine, library_id)
+        self.service = SruService(self.index, self.holdings, database, title, host, port)
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._connection, self.host, self.port, limit=http.MAX_HEAD)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.service.port = self.port
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            while True:
+                try:
+                    request = await asyncio.wait_for(http.read_request(reader), IDLE_TIMEOUT_S)
+                except http.HttpError as error:
+                    writer.write(http.response(error.status, "text/plain; charset=utf-8", str(error).encode(), False))
+                    break
+                if request is None:
+                    break
+                writer.write(self._respond(request))
+                await writer.drain()
+                if not request.keep_alive:
+                    break
+        except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # idle, gone, or the server is stopping: just close
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    def _respond(self, request: http.Request) -> bytes:
+        head_only = request.method == "HEAD"
+        path = request.path.rstrip("/")
+        base = "/" + self.database
+        try:
+            if path in ("", base):
+                result = self.service.handle(request.params)
+                return http.response(result.status, result.content_type, result.body, request.keep_alive, head_only)
+            if path in (base + "/daia", "/daia"):
+                status, body = daia_document(request.params, self.index, self.holdings, self.service.title)
+                return http.response(status, JSON, body, request.keep_alive, head_only)
+            return http.response(404, "text/plain; charset=utf-8", b"no such database\n", request.keep_alive, head_only)
+        except Exception:  # a bug must cost one request, never the server
+            log.exception("SRU request failed: %s %s", request.path, request.params)
+            return http.response(500, "text/plain; charset=utf-8", b"internal error\n", False, head_only)
+
+
+def create_sru_server(engine: Engine, **options: object) -> SruServer:
+    """An SRU server, not yet listening (options: see ``SruServer``)."""
+    return SruServer(engine, **options)  # type: ignore[arg-type]
+
+
+def serve_sru(engine: Engine, **options: object) -> None:
+    """Run an SRU server until interrupted (what ``ils-bridge serve sru`` calls)."""
+    asyncio.run(create_sru_server(engine, **options).serve_forever())
