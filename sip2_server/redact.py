@@ -26,7 +26,11 @@ def describe_raw(frame: bytes, limit: int = 200) -> str:
     We cannot know where fields start in a broken frame, so anything that
     looks like a secret field identifier is masked up to the next ``|``.
     """
-    text = frame[:limit].decode("latin-1")
-    text = _SECRET_ANYWHERE.sub(lambda m: m.group(1) + MASK, text)
+    text = mask_secrets(frame[:limit].decode("latin-1"))
     suffix = "..." if len(frame) > limit else ""
     return text.encode("unicode_escape").decode("ascii") + suffix
+
+
+def mask_secrets(text: str) -> str:
+    """Mask everything that looks like a secret field in free text (raw frames, error details)."""
+    return _SECRET_ANYWHERE.sub(lambda m: m.group(1) + MASK, text)

@@ -27,7 +27,7 @@ from .dispatch import Dispatcher, NoHandler
 from .fields import REQUEST_ACS_RESEND, REQUEST_SC_RESEND
 from .framing import LineFramer
 from .message import Message
-from .redact import describe, describe_raw
+from .redact import describe, describe_raw, mask_secrets
 from .session import ErrorDetection, Session
 
 log = logging.getLogger("sip2_server")
@@ -48,6 +48,8 @@ class ServerConfig:
     shutdown_grace: float = 30.0
     """How long :meth:`Sip2Server.close` waits for in-flight transactions."""
     read_size: int = 65536
+    backlog: int = 512
+    """Pending connections the OS queues: a whole floor of kiosks may reconnect at once."""
 
     def __post_init__(self) -> None:
         if self.idle_timeout <= 0:
@@ -76,7 +78,7 @@ class Sip2Server:
     async def start(self) -> None:
         self._server = await asyncio.start_server(
             self._accept, self.config.host, self.config.port, ssl=self.config.ssl,
-            limit=self.config.read_size,
+            limit=self.config.read_size, backlog=self.config.backlog,
         )
         log.info("SIP2 server listening on %s", ", ".join(map(str, self.addresses)))
 
@@ -148,6 +150,8 @@ class Sip2Server:
             pass
         except (ConnectionError, ssl.SSLError) as exc:
             log.info("session %s: connection lost: %s", session.id, exc)
+        except Exception:  # a bug here must cost one connection, never the server
+            log.exception("session %s: dropped after an unexpected error", session.id)
         finally:
             del self._connections[session.id]
             writer.close()
@@ -206,7 +210,9 @@ class Sip2Server:
         except Exception as exc:  # a handler bug must not take the connection down
             log.exception("session %s: handler for %s failed", session.id, request.id)
             return self._refuse(session, request, exc, describe(request))
-        self._log_message(session, "out", reply)
+        if wire_log.isEnabledFor(logging.INFO):
+            # log what actually went out, in wire form (handlers may give ints, dates...)
+            self._log_message(session, "out", session.codec.decode(data))
         return data
 
     def _resend(self, session: Session) -> bytes:
@@ -218,9 +224,10 @@ class Sip2Server:
 
     def _refuse(self, session: Session, request: Message | None, exc: Exception, shown: str) -> bytes:
         code = getattr(exc, "code", type(exc).__name__)
+        detail = mask_secrets(str(exc))  # error texts quote pieces of the frame
         wire_log.warning(
-            "session %s in  %s -> 96: %s: %s", session.id, shown, code, exc,
-            extra={"sip2": {"session": session.id, "direction": "in", "error": code, "detail": str(exc)}},
+            "session %s in  %s -> 96: %s: %s", session.id, shown, code, detail,
+            extra={"sip2": {"session": session.id, "direction": "in", "error": code, "detail": detail}},
         )
         return self._sc_resend(session, request)
 

@@ -11,13 +11,14 @@ from .message import FieldList, Message
 
 _ASCII = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.,:;/$#@!"
 _WIDE = "äöüßéèçñøåÆŒ€“”…中文図書館мир"
+_FIXED_TEXT = _ASCII.replace("Z", "")  # fixed text ending a frame must not read as an AZ checksum
 _VENDOR_CODES = ("PB", "PC", "XK", "ZZ", "Q1")
 _EPOCH = datetime(2000, 1, 1)
 
 
 def random_text(rng: random.Random, max_len: int = 24, *, wide: bool = True) -> str:
     alphabet = _ASCII + _WIDE if wide else _ASCII
-    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, max_len)))
+    return "".join(rng.choices(alphabet, k=rng.randrange(max_len + 1)))
 
 
 def _fixed_value(rng: random.Random, kind: Kind, length: int) -> str:
@@ -27,11 +28,10 @@ def _fixed_value(rng: random.Random, kind: Kind, length: int) -> str:
         moment = _EPOCH + timedelta(seconds=rng.randrange(40 * 365 * 86400))
         return format_date(moment)
     if kind is Kind.NUMBER:
-        return "".join(rng.choice("0123456789") for _ in range(length))
+        return "".join(rng.choices("0123456789", k=length))
     if kind is Kind.FLAG:
         return rng.choice("YNU0123+-* ")
-    # No Z: fixed text at the very end of a frame must not read as an AZ checksum.
-    return "".join(rng.choice(_ASCII.replace("Z", "")) for _ in range(length))
+    return "".join(rng.choices(_FIXED_TEXT, k=length))
 
 
 def random_message(rng: random.Random, spec: MessageSpec, *, wide: bool = True) -> Message:
@@ -71,10 +71,10 @@ def damage(rng: random.Random, frame: bytes) -> bytes:
         del body[rng.randrange(len(body) + 1):]
     elif how == 2:  # insert garbage
         pos = rng.randrange(len(body) + 1)
-        body[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        body[pos:pos] = rng.randbytes(rng.randint(1, 8))
     elif how == 3 and body:  # delete a span
         pos = rng.randrange(len(body))
         del body[pos : pos + rng.randint(1, 6)]
     else:  # pure noise
-        body = bytearray(rng.randrange(256) for _ in range(rng.randint(1, 60)))
+        body = bytearray(rng.randbytes(rng.randint(1, 60)))
     return bytes(body).replace(b"\r", b" ").replace(b"\n", b" ")
