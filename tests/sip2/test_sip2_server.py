@@ -12,7 +12,7 @@ import time
 
 import pytest
 from Sip2.sip2 import Sip2
-from sip2_support import SC_STATUS, Client, EchoDispatcher, running_server
+from tests.sip2.sip2_support import SC_STATUS, Client, EchoDispatcher, running_server
 
 from sip2_server import Codec, HandlerRegistry, Message, Session
 from sip2_server.fields import MESSAGES
