@@ -81,25 +81,80 @@ def parse_iso2709(data: bytes) -> RawRecord:
 
 
 # ---------------------------------------------------------------- MARCXML
+# Bytes that XML 1.0 cannot carry (MARC delimiters are split off before this).
+_ILLEGAL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 13))
+_ILLEGAL_BUT_DELIMITER = _ILLEGAL_BYTES.replace(SUBFIELD, b"")
+
+
+def _x(raw: bytes, illegal: bytes = _ILLEGAL_BYTES) -> bytes:
+    """Escape UTF-8 bytes for XML text and attribute values, dropping bytes XML cannot carry."""
+    return (
+        raw.translate(None, illegal)
+        .replace(b"&", b"&amp;")
+        .replace(b"<", b"&lt;")
+        .replace(b">", b"&gt;")
+        .replace(b'"', b"&quot;")
+    )
+
+
 def _datafield_xml(f: DataField) -> str:
-    subs = "".join(f'<subfield code="{escape(c, {chr(34): "&quot;"})}">{escape(v)}</subfield>' for c, v in f.subfields)
-    return f'<datafield tag="{escape(f.tag)}" ind1="{escape(f.ind1)}" ind2="{escape(f.ind2)}">{subs}</datafield>'
+    subs = "".join(f'<subfield code="{_xs(c)}">{_xs(v)}</subfield>' for c, v in f.subfields)
+    return f'<datafield tag="{_xs(f.tag)}" ind1="{_xs(f.ind1)}" ind2="{_xs(f.ind2)}">{subs}</datafield>'
 
 
-def _fields_xml(record: RawRecord) -> str:
-    out = [f"<leader>{escape(record.leader)}</leader>"]
-    for f in record.fields:
-        if isinstance(f, ControlField):
-            out.append(f'<controlfield tag="{escape(f.tag)}">{escape(f.data)}</controlfield>')
-        else:
-            out.append(_datafield_xml(f))
-    return "".join(out)
+def _xs(text: str) -> str:
+    return escape(text, {'"': "&quot;"})
+
+
+def _iso2709_to_xml_fields(data: bytes) -> bytes:
+    """The leader and fields of an ISO 2709 record as MARCXML elements, straight from bytes."""
+    if len(data) < 25 or not data[12:17].isdigit():
+        raise ValueError("not an ISO 2709 record: bad leader")
+    data.decode("utf-8")  # refuse invalid UTF-8 here; callers fall back to the tolerant path
+    base = int(data[12:17])
+    directory = data[24 : base - 1]
+    out = [b"<leader>", _x(data[:24]), b"</leader>"]
+    for k in range(0, len(directory) - 11, 12):
+        tag = directory[k : k + 3]
+        length, start = int(directory[k + 3 : k + 7]), int(directory[k + 7 : k + 12])
+        body = data[base + start : base + start + length].rstrip(FIELD_END)
+        tag = tag if tag.isalnum() else _x(tag)
+        if tag < b"010" and tag.isdigit():
+            out += [b'<controlfield tag="', tag, b'">', _x(body), b"</controlfield>"]
+            continue
+        ind1, ind2 = (_x(body[i : i + 1] or b" ") for i in (0, 1))
+        out += [b'<datafield tag="', tag, b'" ind1="', ind1, b'" ind2="', ind2, b'">']
+        # Escaping never produces a subfield delimiter: escape the field once, split after.
+        for part in _x(body[2:], _ILLEGAL_BUT_DELIMITER).split(SUBFIELD)[1:]:
+            if part:
+                code = part[:1]
+                if code == b"&":  # an escaped special character used as a subfield code
+                    end = part.index(b";") + 1
+                    code, part = part[:end], part[end - 1 :]
+                out += [b'<subfield code="', code, b'">', part[1:], b"</subfield>"]
+        out.append(b"</datafield>")
+    return b"".join(out)
+
+
+def marcxml_from_iso2709(data: bytes) -> str:
+    """MARCXML of stored bytes: the fast path for valid UTF-8 records."""
+    try:
+        inner = _iso2709_to_xml_fields(data).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return marcxml(parse_iso2709(data))
+    return f'<record xmlns="{MARCXML_NS}">{inner}</record>'
 
 
 def marcxml(record: RawRecord, extra: Sequence[DataField] = ()) -> str:
     """One ``<record>`` in the MARC21 slim namespace."""
-    tail = "".join(_datafield_xml(f) for f in extra)
-    return f'<record xmlns="{MARCXML_NS}">{_fields_xml(record)}{tail}</record>'
+    out = [f"<leader>{_xs(record.leader)}</leader>"]
+    for f in record.fields:
+        if isinstance(f, ControlField):
+            out.append(f'<controlfield tag="{_xs(f.tag)}">{_xs(f.data)}</controlfield>')
+        else:
+            out.append(_datafield_xml(f))
+    out.extend(_datafield_xml(f) for f in extra)
+    return f'<record xmlns="{MARCXML_NS}">{"".join(out)}</record>'
 
 
 # ---------------------------------------------------------------- holdings

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from marc.search.availability import HoldingsSource, NoHoldings
 from marc.search.index import SearchIndex
-from marc.search.presentation import parse_iso2709
 from marc.search.query import Index, QueryError
 from marc.sru import diagnostics as d
 from marc.sru import responses
@@ -106,7 +105,7 @@ class SruService:
         raw = self.index.records(page)
         copies = self.holdings.copies(page) if schema.needs_holdings else {}
         out = [
-            responses.RecordOut(schema.identifier, schema.render(parse_iso2709(raw[rid]), copies.get(rid, [])), start + i)
+            responses.RecordOut(schema.identifier, schema.render(raw[rid], copies.get(rid, [])), start + i)
             for i, rid in enumerate(page)
             if rid in raw
         ]
