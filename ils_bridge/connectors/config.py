@@ -82,7 +82,7 @@ def apply_env_overrides(section: dict[str, Any], environ: Mapping[str, str]) -> 
     for name, value in sorted(environ.items()):
         if not name.upper().startswith(ENV_PREFIX):
             continue
-        keys = [k.lower() for k in name[len(ENV_PREFIX):].split("__") if k]
+        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__") if k]
         if not keys:
             continue
         node = merged
@@ -174,14 +174,14 @@ class EndpointSettings:
                 connect_timeout=read_float(settings, "connect_timeout", 3.05),
                 read_timeout=read_float(settings, "read_timeout", 15.0),
                 retry=RetryPolicy(
-                    attempts=max(1, read_int(settings, "retries", 3)),
+                    attempts=read_int(settings, "retries", 3),
                     backoff=read_float(settings, "backoff", 0.5),
                     max_backoff=read_float(settings, "max_backoff", 30.0),
                 ),
                 verify_tls=read_bool(settings, "verify_tls", True),
                 health_path=settings.get("health_path") or None,
             )
-        except ConnectorConfigError as exc:
+        except ValueError as exc:  # ConnectorConfigError, or RetryPolicy refusing its values
             raise ConnectorConfigError(f"connectors.{name}: {exc}") from None
 
     def client(self, *, sleep: Callable[[float], None] | None = None) -> HttpClient:

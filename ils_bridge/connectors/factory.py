@@ -1,8 +1,8 @@
 """Build connectors from the ``connectors:`` settings, and check them all (``ils-bridge connectors check``).
 
-    config = load_connectors_config("ils-bridge.yaml")
-    client, spec = patron_sync_from_config(config)
-    report = sync_patrons(engine, library_id, client, spec, changed_since=last_run)
+config = load_connectors_config("ils-bridge.yaml")
+client, spec = patron_sync_from_config(config)
+report = sync_patrons(engine, library_id, client, spec, changed_since=last_run)
 """
 
 from __future__ import annotations

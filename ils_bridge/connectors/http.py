@@ -88,6 +88,10 @@ class RetryPolicy:
     backoff: float = 0.5
     max_backoff: float = 30.0
 
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.backoff < 0 or self.max_backoff < 0:
+            raise ValueError("RetryPolicy needs attempts >= 1 and non-negative delays")
+
     def delay(self, retry_number: int) -> float:
         return min(self.max_backoff, self.backoff * 2 ** (retry_number - 1))
 
@@ -139,7 +143,9 @@ class HttpClient:
         url = urljoin(self.base_url, path_or_url.lstrip("/")) if "://" not in path_or_url else path_or_url
         base, target = urlsplit(self.base_url), urlsplit(url)
         if (target.scheme, target.netloc) != (base.scheme, base.netloc):
-            raise ConnectorProtocolError(self.name, f"refusing to follow a URL off the configured host: {self.masked(url)}")
+            raise ConnectorProtocolError(
+                self.name, f"refusing to follow a URL off the configured host: {self.masked(url)}"
+            )
         return url
 
     def masked(self, text: str, extra_secrets: Iterable[str] = ()) -> str:
@@ -166,12 +172,23 @@ class HttpClient:
             if isinstance(failure, requests.Response):
                 log.debug("%s: %s -> %s", self.name, shown, failure.status_code)
                 return failure
-            log.warning("%s: %s failed (attempt %d/%d): %s", self.name, shown, attempt, self.retry.attempts, self.masked(failure, secrets))
+            log.warning(
+                "%s: %s failed (attempt %d/%d): %s",
+                self.name,
+                shown,
+                attempt,
+                self.retry.attempts,
+                self.masked(failure, secrets),
+            )
             if attempt < self.retry.attempts:
                 self._sleep(self.retry.delay(attempt))
-        raise ConnectorUnavailable(self.name, self.masked(f"{shown}: {failure} (after {self.retry.attempts} attempts)", secrets))
+        raise ConnectorUnavailable(
+            self.name, self.masked(f"{shown}: {failure} (after {self.retry.attempts} attempts)", secrets)
+        )
 
-    def _attempt(self, method: str, url: str, kwargs: dict[str, Any], secrets: tuple[str, ...]) -> requests.Response | str:
+    def _attempt(
+        self, method: str, url: str, kwargs: dict[str, Any], secrets: tuple[str, ...]
+    ) -> requests.Response | str:
         """One try: the response if final, else a description of the retryable failure."""
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
@@ -197,7 +214,9 @@ class HttpClient:
             return response.json()
         except ValueError:
             excerpt = self.masked(response.text[:BODY_EXCERPT_CHARS], kwargs.get("secrets", ()))
-            raise ConnectorProtocolError(self.name, f"{method} {path_or_url}: answer is not JSON: {excerpt!r}") from None
+            raise ConnectorProtocolError(
+                self.name, f"{method} {path_or_url}: answer is not JSON: {excerpt!r}"
+            ) from None
 
     def get_json(self, path_or_url: str, **kwargs: Any) -> Any:
         return self.request_json("GET", path_or_url, **kwargs)

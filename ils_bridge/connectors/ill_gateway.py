@@ -22,9 +22,9 @@ Settings (``connectors.ill_gateway``, besides the endpoint keys)::
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -80,7 +80,9 @@ class IllGatewaySpec:
     state_field: str = "status"
     lender_field: str | None = "lender"
     cost_minor_field: str | None = "cost_minor"
-    states: Mapping[str, str] = dataclasses.field(default_factory=lambda: {normalise_state(k): v for k, v in DEFAULT_STATES.items()})
+    states: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: {normalise_state(k): v for k, v in DEFAULT_STATES.items()}
+    )
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any]) -> IllGatewaySpec:
@@ -103,7 +105,9 @@ class IllGatewaySpec:
 
 
 class IllGateway:
-    def __init__(self, client: HttpClient, spec: IllGatewaySpec = IllGatewaySpec(), health_path: str | None = None) -> None:
+    def __init__(
+        self, client: HttpClient, spec: IllGatewaySpec = IllGatewaySpec(), health_path: str | None = None
+    ) -> None:
         self.client = client
         self.spec = spec
         self.health_path = health_path
@@ -138,7 +142,9 @@ class IllGateway:
         if value in (MISSING, None):
             return None
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ConnectorProtocolError(self.client.name, f"{self.spec.cost_minor_field!r} must be an integer, not {value!r}")
+            raise ConnectorProtocolError(
+                self.client.name, f"{self.spec.cost_minor_field!r} must be an integer, not {value!r}"
+            )
         return value
 
     def check(self) -> CheckResult:

@@ -38,12 +38,16 @@ def _history_entry(now: dt.datetime, event: str, **details: Any) -> dict[str, An
 def send_request(engine: Engine, request_id: int, gateway: IllGateway, now: dt.datetime) -> str:
     """Submit a ``new`` request and record it as ``sent``; returns the gateway reference."""
     with engine.connect() as conn:
-        row = conn.execute(
-            select(ill_requests, patrons.c.number.label("patron_number"), libraries.c.code.label("library_code"))
-            .join(patrons, patrons.c.id == ill_requests.c.patron_id)
-            .join(libraries, libraries.c.id == ill_requests.c.library_id)
-            .where(ill_requests.c.id == request_id)
-        ).mappings().first()
+        row = (
+            conn.execute(
+                select(ill_requests, patrons.c.number.label("patron_number"), libraries.c.code.label("library_code"))
+                .join(patrons, patrons.c.id == ill_requests.c.patron_id)
+                .join(libraries, libraries.c.id == ill_requests.c.library_id)
+                .where(ill_requests.c.id == request_id)
+            )
+            .mappings()
+            .first()
+        )
     if row is None or row["state"] != "new":
         raise IllStateError(f"ILL request {request_id} is {'unknown' if row is None else row['state']}, not new")
     ref = gateway.submit(
@@ -96,7 +100,12 @@ def _record_status(engine: Engine, request_id: int, status: GatewayStatus, now: 
     with engine.begin() as conn:
         history = conn.execute(select(ill_requests.c.history).where(ill_requests.c.id == request_id)).scalar_one()
         entry = _history_entry(
-            now, "state", state=status.state, gateway_state=status.gateway_state, lender=status.lender, cost_minor=status.cost_minor
+            now,
+            "state",
+            state=status.state,
+            gateway_state=status.gateway_state,
+            lender=status.lender,
+            cost_minor=status.cost_minor,
         )
         values: dict[str, Any] = {"state": status.state, "history": [*history, entry], "updated_at": now}
         if status.lender is not None:

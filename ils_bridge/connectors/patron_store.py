@@ -19,7 +19,11 @@ from ils_bridge.storage.schema import cards, ledger_entries, loans, patrons
 LEFT = "left"
 NEEDS_CLEARANCE = "needs_clearance"
 UNCHANGED = "unchanged"
-NEW_PATRON_STATUS = "active"  # the host is the registry: its patrons need no approval here
+NEW_PATRON_STATUS = "active"
+REQUIRED_FOR_NEW = (
+    "name",
+    "patron_type",
+)  # NOT NULL columns without a default  # the host is the registry: its patrons need no approval here
 
 
 class StoreConflict(ValueError):
@@ -51,9 +55,11 @@ class Change:
 
 def apply_upstream_patron(conn: Connection, library_id: int, upstream: UpstreamPatron, now: dt.datetime) -> Change:
     """Create or update the patron and their current card; a patron back upstream becomes active again."""
-    row = conn.execute(
-        select(patrons).where(patrons.c.library_id == library_id, patrons.c.number == upstream.number)
-    ).mappings().first()
+    row = (
+        conn.execute(select(patrons).where(patrons.c.library_id == library_id, patrons.c.number == upstream.number))
+        .mappings()
+        .first()
+    )
     if row is None:
         patron_id = _create_patron(conn, library_id, upstream, now)
         if upstream.card:
@@ -62,14 +68,16 @@ def apply_upstream_patron(conn: Connection, library_id: int, upstream: UpstreamP
     changes = {k: v for k, v in upstream.attributes.items() if row[k] != v}
     if row["status"] == LEFT:
         changes.update(status=NEW_PATRON_STATUS, left_at=None)
-    card_updated, card_replaced = _sync_card(conn, library_id, row["id"], upstream.card, now) if upstream.card else (False, False)
+    card_updated, card_replaced = (
+        _sync_card(conn, library_id, row["id"], upstream.card, now) if upstream.card else (False, False)
+    )
     if changes:
         conn.execute(patrons.update().where(patrons.c.id == row["id"]).values(**changes, updated_at=now))
     return Change(updated=bool(changes) or card_updated or card_replaced, card_replaced=card_replaced)
 
 
 def _create_patron(conn: Connection, library_id: int, upstream: UpstreamPatron, now: dt.datetime) -> int:
-    for required in ("name", "patron_type"):
+    for required in REQUIRED_FOR_NEW:
         if not upstream.attributes.get(required):
             raise StoreConflict(f"patron {upstream.number}: a new patron needs a {required}")
     result = conn.execute(
@@ -86,9 +94,15 @@ def _create_patron(conn: Connection, library_id: int, upstream: UpstreamPatron, 
 
 
 def _current_card(conn: Connection, patron_id: int) -> Any:
-    return conn.execute(
-        select(cards).where(cards.c.patron_id == patron_id, cards.c.status != "replaced").order_by(cards.c.id.desc())
-    ).mappings().first()
+    return (
+        conn.execute(
+            select(cards)
+            .where(cards.c.patron_id == patron_id, cards.c.status != "replaced")
+            .order_by(cards.c.id.desc())
+        )
+        .mappings()
+        .first()
+    )
 
 
 def _sync_card(
@@ -102,9 +116,7 @@ def _sync_card(
         conn.execute(cards.update().where(cards.c.id == current["id"]).values(valid_until=card.valid_until))
         return True, False
     if current is not None:
-        conn.execute(
-            cards.update().where(cards.c.id == current["id"]).values(status="replaced", status_changed_at=now)
-        )
+        conn.execute(cards.update().where(cards.c.id == current["id"]).values(status="replaced", status_changed_at=now))
     _insert_card(conn, library_id, patron_id, card, now, replaces=None if current is None else current["id"])
     return False, current is not None
 

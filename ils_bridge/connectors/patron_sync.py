@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from ils_bridge.connectors import patron_store
 from ils_bridge.connectors.checks import CheckResult, run_check
@@ -111,7 +112,9 @@ class FieldMapping:
             number=read_str(fields, "number"),
             name=read_str(fields, "name"),
             patron_type=ValueField.parse("patron_type", fields.get("patron_type")),
-            patron_group=ValueField.parse("patron_group", fields["patron_group"]) if fields.get("patron_group") else None,
+            patron_group=ValueField.parse("patron_group", fields["patron_group"])
+            if fields.get("patron_group")
+            else None,
             card_number=fields.get("card_number"),
             card_valid_until=fields.get("card_valid_until"),
             optional={name: str(fields[name]) for name in OPTIONAL_TEXT_FIELDS if fields.get(name)},
@@ -266,6 +269,9 @@ def map_record(record: Mapping[str, Any], spec: PatronSyncSpec) -> UpstreamPatro
     ):
         if value is not MISSING:
             attributes[column] = value
+    for required in patron_store.REQUIRED_FOR_NEW:
+        if required in attributes and not attributes[required]:
+            raise MappingError(f"record {number} has an empty {required}")
     return UpstreamPatron(
         number=number,
         attributes=attributes,
@@ -348,7 +354,7 @@ def _apply_record(
             return
         with engine.begin() as conn:
             change = patron_store.apply_upstream_patron(conn, library_id, upstream, now)
-    except (MappingError, patron_store.StoreConflict) as exc:
+    except (MappingError, patron_store.StoreConflict, IntegrityError) as exc:
         report.errors.append(SyncError(None if number is MISSING else number, str(exc)))
         return
     report.created += change.created
@@ -376,7 +382,9 @@ def check(client: HttpClient, spec: PatronSyncSpec) -> CheckResult:
             try:
                 map_record(page.records[0], spec)
             except MappingError as exc:
-                raise ConnectorProtocolError(client.name, f"first record does not fit the field mapping: {exc}") from None
+                raise ConnectorProtocolError(
+                    client.name, f"first record does not fit the field mapping: {exc}"
+                ) from None
         return f"{len(page.records)} record(s) on the first page map cleanly"
 
     return run_check(client, spec.path, probe)

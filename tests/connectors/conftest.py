@@ -21,7 +21,11 @@ def engine() -> sqlalchemy.Engine:
     engine = sqlalchemy.create_engine("sqlite://")
     metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(insert(libraries).values(id=1, code="xuzhou", name="Xuzhou Library", currency="CNY", timezone="Asia/Shanghai", language="zh"))
+        conn.execute(
+            insert(libraries).values(
+                id=1, code="xuzhou", name="Xuzhou Library", currency="CNY", timezone="Asia/Shanghai", language="zh"
+            )
+        )
     return engine
 
 
@@ -70,7 +74,15 @@ def add_card(engine: sqlalchemy.Engine) -> PatronMaker:
     """add_card(patron_id, "C001", valid_until=...) -> the new card's id."""
 
     def add(patron_id: int, number: str, **values: object) -> int:
-        row = {"library_id": 1, "patron_id": patron_id, "number": number, "status": "active", "issued_at": NOW, "status_changed_at": NOW, **values}
+        row = {
+            "library_id": 1,
+            "patron_id": patron_id,
+            "number": number,
+            "status": "active",
+            "issued_at": NOW,
+            "status_changed_at": NOW,
+            **values,
+        }
         with engine.begin() as conn:
             return conn.execute(insert(cards).values(**row)).inserted_primary_key[0]
 

@@ -40,7 +40,9 @@ def auth(client: HttpClient, clock: Clock) -> CampusAuthenticator:
             "cache_minutes": 10,
         }
     )
-    return CampusAuthenticator(client, spec, cache=PositiveCache(dt.timedelta(minutes=10), iterations=1000), clock=clock)
+    return CampusAuthenticator(
+        client, spec, cache=PositiveCache(dt.timedelta(minutes=10), iterations=1000), clock=clock
+    )
 
 
 def verdict(ok: object) -> dict:
@@ -141,7 +143,9 @@ def test_empty_password_is_rejected_without_asking(auth: CampusAuthenticator) ->
 
 @responses.activate
 def test_query_style_get_endpoint(client: HttpClient) -> None:
-    spec = CampusAuthSpec.from_mapping({"path": "/auth", "method": "get", "send_as": "query", "response_field": "status", "accepted_values": ["OK"]})
+    spec = CampusAuthSpec.from_mapping(
+        {"path": "/auth", "method": "get", "send_as": "query", "response_field": "status", "accepted_values": ["OK"]}
+    )
     responses.get("https://host.example.edu/api/auth", json={"status": "ok"})
     assert CampusAuthenticator(client, spec).authenticate("1", "pw").accepted
     assert "user" not in responses.calls[0].request.url and "number=1" in responses.calls[0].request.url

@@ -83,3 +83,8 @@ def test_broken_file_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("[connectors\nbase_url=")
     with pytest.raises(ConnectorConfigError, match="not valid toml"):
         load_connectors_config(path, environ={})
+
+
+def test_retry_settings_are_validated() -> None:
+    with pytest.raises(ConnectorConfigError, match="connectors.x: RetryPolicy needs attempts >= 1"):
+        EndpointSettings.from_mapping("x", {"base_url": "https://x/", "retries": 0}, {})

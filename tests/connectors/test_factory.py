@@ -7,10 +7,19 @@ import responses
 from ils_bridge.connectors.factory import campus_auth_from_config, check_all
 
 CONFIG = {
-    "patron_sync": {"base_url": "https://campus.example.edu/api/", "path": "/patrons", "retries": 1,
-                    "auth": {"type": "bearer", "token_env": "CAMPUS_TOKEN"},
-                    "fields": {"number": "sid", "name": "name", "patron_type": "cat"}},
-    "campus_auth": {"base_url": "https://campus.example.edu/api/", "path": "/auth", "health_path": "/auth/health", "retries": 1},
+    "patron_sync": {
+        "base_url": "https://campus.example.edu/api/",
+        "path": "/patrons",
+        "retries": 1,
+        "auth": {"type": "bearer", "token_env": "CAMPUS_TOKEN"},
+        "fields": {"number": "sid", "name": "name", "patron_type": "cat"},
+    },
+    "campus_auth": {
+        "base_url": "https://campus.example.edu/api/",
+        "path": "/auth",
+        "health_path": "/auth/health",
+        "retries": 1,
+    },
     "ill_gateway": {"base_url": "https://ill.example.org/", "retries": 2},
     "notices": {"gateways": {"sms": {"base_url": "https://sms.example.cn/", "health_path": "/ping", "retries": 1}}},
 }
@@ -34,5 +43,7 @@ def test_check_all_reports_each_endpoint_and_masks_credentials() -> None:
 
 
 def test_settings_reach_the_connector() -> None:
-    auth = campus_auth_from_config({**CONFIG, "campus_auth": {**CONFIG["campus_auth"], "cache_minutes": "0", "read_timeout": "4"}}, ENV)
+    auth = campus_auth_from_config(
+        {**CONFIG, "campus_auth": {**CONFIG["campus_auth"], "cache_minutes": "0", "read_timeout": "4"}}, ENV
+    )
     assert auth.spec.cache_minutes == 0 and auth.client.timeout == (3.05, 4.0)

@@ -113,7 +113,13 @@ def test_urls_off_the_configured_host_are_refused(client: HttpClient) -> None:
 
 @responses.activate
 def test_bearer_token_is_sent_and_masked_in_errors_and_logs(caplog: pytest.LogCaptureFixture) -> None:
-    client = HttpClient("host", BASE, credentials=Credentials("bearer", token=TOKEN), retry=RetryPolicy(attempts=2), sleep=lambda s: None)
+    client = HttpClient(
+        "host",
+        BASE,
+        credentials=Credentials("bearer", token=TOKEN),
+        retry=RetryPolicy(attempts=2),
+        sleep=lambda s: None,
+    )
     responses.get(BASE + "x", status=500)
     responses.get(BASE + "y", status=400, body=f"bad token {TOKEN}")
     caplog.set_level(logging.DEBUG)

@@ -26,8 +26,19 @@ def gateway(client: HttpClient) -> IllGateway:
 
 
 def add_request(engine: sqlalchemy.Engine, patron_id: int, now: dt.datetime, **values: Any) -> int:
-    row = {"library_id": 1, "patron_id": patron_id, "title": "Đại Việt sử ký", "kind": "loan", "state": "new", "field": "history",
-           "details": {"isbn": "9786040000000"}, "created_at": now, "updated_at": now, "history": [], **values}
+    row = {
+        "library_id": 1,
+        "patron_id": patron_id,
+        "title": "Đại Việt sử ký",
+        "kind": "loan",
+        "state": "new",
+        "field": "history",
+        "details": {"isbn": "9786040000000"},
+        "created_at": now,
+        "updated_at": now,
+        "history": [],
+        **values,
+    }
     with engine.begin() as conn:
         return conn.execute(insert(ill_requests).values(**row)).inserted_primary_key[0]
 
@@ -39,7 +50,12 @@ def request_row(engine: sqlalchemy.Engine, request_id: int) -> Any:
 
 @pytest.mark.parametrize(
     "wording, state",
-    [("sent, no answer yet", "sent"), ("Ended – Filled", "filled"), ("ended - not  filled", "not_filled"), ("ended — not filled", "not_filled")],
+    [
+        ("sent, no answer yet", "sent"),
+        ("Ended – Filled", "filled"),
+        ("ended - not  filled", "not_filled"),
+        ("ended — not filled", "not_filled"),
+    ],
 )
 @responses.activate
 def test_gateway_states_map_to_request_states(gateway: IllGateway, wording: str, state: str) -> None:
@@ -49,7 +65,14 @@ def test_gateway_states_map_to_request_states(gateway: IllGateway, wording: str,
 
 
 @responses.activate
-@pytest.mark.parametrize("answer, message", [({"status": "lost in the post"}, "unknown gateway state"), ({}, "no text"), ({"status": "ended – filled", "cost_minor": "15.00"}, "must be an integer")])
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        ({"status": "lost in the post"}, "unknown gateway state"),
+        ({}, "no text"),
+        ({"status": "ended – filled", "cost_minor": "15.00"}, "must be an integer"),
+    ],
+)
 def test_unexpected_answers_are_protocol_errors(gateway: IllGateway, answer: dict, message: str) -> None:
     responses.get(API + "/R1", json=answer)
     with pytest.raises(ConnectorProtocolError, match=message):
@@ -71,8 +94,15 @@ def test_send_request_submits_and_records_sent(engine, gateway: IllGateway, add_
     assert send_request(engine, request_id, gateway, now) == "GW-1"
 
     body = json.loads(responses.calls[0].request.body)
-    assert body == {"request_id": request_id, "library": "xuzhou", "patron": "2023001", "title": "Đại Việt sử ký", "kind": "loan",
-                    "field": "history", "details": {"isbn": "9786040000000"}}
+    assert body == {
+        "request_id": request_id,
+        "library": "xuzhou",
+        "patron": "2023001",
+        "title": "Đại Việt sử ký",
+        "kind": "loan",
+        "field": "history",
+        "details": {"isbn": "9786040000000"},
+    }
     assert responses.calls[0].request.headers["Idempotency-Key"] == f"ill:xuzhou:{request_id}"
     saved = request_row(engine, request_id)
     assert (saved["state"], saved["gateway_ref"]) == ("sent", "GW-1")

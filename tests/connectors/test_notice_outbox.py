@@ -23,9 +23,9 @@ from ils_bridge.connectors.notices import (
     deliver_due,
     enqueue,
     list_dead,
+    outbox,
     retry_dead,
 )
-from ils_bridge.connectors.notices import outbox
 from ils_bridge.storage.schema import libraries, metadata, notices_outbox, patrons
 
 SMS_URL = "https://sms.example.cn/v1/send"
@@ -62,9 +62,24 @@ def patron(add_patron) -> int:
     return add_patron("2023001", name="Nguyễn Thị Lan", language="vi", phone="+84900000001", email=None)
 
 
-def queue(engine: sqlalchemy.Engine, patron_id: int, now: dt.datetime, key: str = "overdue:sms:loan-1:2026-11-23", channel: str = "sms") -> int | None:
+def queue(
+    engine: sqlalchemy.Engine,
+    patron_id: int,
+    now: dt.datetime,
+    key: str = "overdue:sms:loan-1:2026-11-23",
+    channel: str = "sms",
+) -> int | None:
     with engine.begin() as conn:
-        return enqueue(conn, library_id=1, patron_id=patron_id, kind="overdue", channel=channel, dedupe_key=key, payload=OVERDUE, now=now)
+        return enqueue(
+            conn,
+            library_id=1,
+            patron_id=patron_id,
+            kind="overdue",
+            channel=channel,
+            dedupe_key=key,
+            payload=OVERDUE,
+            now=now,
+        )
 
 
 def row(engine: sqlalchemy.Engine, notice_id: int) -> Any:
@@ -79,18 +94,24 @@ def test_same_dedupe_key_twice_gives_one_row(engine, patron, now) -> None:
     assert first is not None and second is None
     with engine.connect() as conn:
         assert conn.execute(select(sqlalchemy.func.count()).select_from(notices_outbox)).scalar() == 1
-    assert queue(engine, patron, now, daily_key("overdue", "sms", "loan-1", now.date() + dt.timedelta(days=1))) is not None
+    assert (
+        queue(engine, patron, now, daily_key("overdue", "sms", "loan-1", now.date() + dt.timedelta(days=1))) is not None
+    )
 
 
 def test_enqueue_refuses_unknown_kind_and_channel(engine, patron, now) -> None:
     with engine.begin() as conn, pytest.raises(ValueError, match="kind"):
-        enqueue(conn, library_id=1, patron_id=patron, kind="birthday", channel="sms", dedupe_key="k", payload={}, now=now)
+        enqueue(
+            conn, library_id=1, patron_id=patron, kind="birthday", channel="sms", dedupe_key="k", payload={}, now=now
+        )
     with engine.begin() as conn, pytest.raises(ValueError, match="channel"):
         enqueue(conn, library_id=1, patron_id=patron, kind="fine", channel="fax", dedupe_key="k", payload={}, now=now)
 
 
 @responses.activate
-def test_delivery_renders_in_patron_language_and_sends_idempotency_key(engine, patron, gateways, catalogue, now) -> None:
+def test_delivery_renders_in_patron_language_and_sends_idempotency_key(
+    engine, patron, gateways, catalogue, now
+) -> None:
     gateway = GatewayWithDedupe()
     responses.add_callback(responses.POST, SMS_URL, callback=gateway)
     notice = queue(engine, patron, now)
@@ -104,11 +125,16 @@ def test_delivery_renders_in_patron_language_and_sends_idempotency_key(engine, p
     assert "Nguyễn Thị Lan" in body["text"] and "Truyện Kiều" in body["text"] and "quá hạn 3 ngày" in body["text"]
     sent = row(engine, notice)
     assert (sent["status"], sent["sent_at"], sent["attempts"]) == ("sent", now, 1)
-    assert deliver_due(engine, now + dt.timedelta(hours=1), gateways=gateways, templates=catalogue, policy=POLICY).sent == []
+    assert (
+        deliver_due(engine, now + dt.timedelta(hours=1), gateways=gateways, templates=catalogue, policy=POLICY).sent
+        == []
+    )
 
 
 @responses.activate
-def test_crash_between_sent_and_recorded_resends_with_same_key_and_gateway_keeps_one(engine, patron, gateways, catalogue, now, monkeypatch) -> None:
+def test_crash_between_sent_and_recorded_resends_with_same_key_and_gateway_keeps_one(
+    engine, patron, gateways, catalogue, now, monkeypatch
+) -> None:
     gateway = GatewayWithDedupe()
     responses.add_callback(responses.POST, SMS_URL, callback=gateway)
     notice = queue(engine, patron, now)
@@ -123,17 +149,24 @@ def test_crash_between_sent_and_recorded_resends_with_same_key_and_gateway_keeps
     assert row(engine, notice)["status"] == "pending" and gateway.requests == 1
 
     # Restarted within the dead worker's lease: the row is still claimed, nothing is sent.
-    assert deliver_due(engine, now + dt.timedelta(minutes=1), gateways=gateways, templates=catalogue, policy=POLICY).sent == []
+    assert (
+        deliver_due(engine, now + dt.timedelta(minutes=1), gateways=gateways, templates=catalogue, policy=POLICY).sent
+        == []
+    )
     # After the lease: sent again, with the same key; the gateway delivers it once.
     later = now + POLICY.lease + dt.timedelta(seconds=1)
     assert deliver_due(engine, later, gateways=gateways, templates=catalogue, policy=POLICY).sent == [notice]
     assert gateway.requests == 2 and len(gateway.delivered) == 1
-    assert [c.request.headers[IDEMPOTENCY_HEADER] for c in responses.calls] == ["xuzhou:overdue:sms:loan-1:2026-11-23"] * 2
+    assert [c.request.headers[IDEMPOTENCY_HEADER] for c in responses.calls] == [
+        "xuzhou:overdue:sms:loan-1:2026-11-23"
+    ] * 2
     assert row(engine, notice)["status"] == "sent"
 
 
 @responses.activate
-def test_failures_back_off_exponentially_then_go_dead_and_can_be_retried(engine, patron, gateways, catalogue, now) -> None:
+def test_failures_back_off_exponentially_then_go_dead_and_can_be_retried(
+    engine, patron, gateways, catalogue, now
+) -> None:
     responses.post(SMS_URL, status=503)
     notice = queue(engine, patron, now)
 
@@ -142,16 +175,23 @@ def test_failures_back_off_exponentially_then_go_dead_and_can_be_retried(engine,
     second_at = now + dt.timedelta(minutes=1)
     deliver_due(engine, second_at, gateways=gateways, templates=catalogue, policy=POLICY)
     assert row(engine, notice)["next_attempt_at"] == second_at + dt.timedelta(minutes=2)
-    third = deliver_due(engine, second_at + dt.timedelta(minutes=2), gateways=gateways, templates=catalogue, policy=POLICY)
+    third = deliver_due(
+        engine, second_at + dt.timedelta(minutes=2), gateways=gateways, templates=catalogue, policy=POLICY
+    )
 
     assert third.dead == [notice]
     [dead] = list_dead(engine, library_id=1)
     assert (dead["id"], dead["status"], dead["attempts"]) == (notice, "dead", 3) and "HTTP 503" in dead["last_error"]
-    assert deliver_due(engine, now + dt.timedelta(days=1), gateways=gateways, templates=catalogue, policy=POLICY).sent == []
+    assert (
+        deliver_due(engine, now + dt.timedelta(days=1), gateways=gateways, templates=catalogue, policy=POLICY).sent
+        == []
+    )
 
     responses.replace(responses.POST, SMS_URL, json={"accepted": True})
     assert retry_dead(engine, [notice], now + dt.timedelta(days=1)) == 1
-    assert deliver_due(engine, now + dt.timedelta(days=1), gateways=gateways, templates=catalogue, policy=POLICY).sent == [notice]
+    assert deliver_due(
+        engine, now + dt.timedelta(days=1), gateways=gateways, templates=catalogue, policy=POLICY
+    ).sent == [notice]
     assert list_dead(engine) == [] and retry_dead(engine, [notice], now) == 0
 
 
@@ -167,7 +207,9 @@ def test_no_address_or_no_gateway_is_dead_at_once_without_sending(engine, patron
     by_email = queue(engine, patron, now, key="k-email", channel="email")  # the patron has no email
     by_wechat = queue(engine, patron, now, key="k-wechat", channel="wechat")  # no wechat gateway configured
     with responses.RequestsMock():
-        report = deliver_due(engine, now, gateways={**gateways, "email": gateways["sms"]}, templates=catalogue, policy=POLICY)
+        report = deliver_due(
+            engine, now, gateways={**gateways, "email": gateways["sms"]}, templates=catalogue, policy=POLICY
+        )
     assert sorted(report.dead) == sorted([by_email, by_wechat])
     assert "no address for email" in row(engine, by_email)["last_error"]
     assert "no gateway configured for channel 'wechat'" in row(engine, by_wechat)["last_error"]
@@ -194,9 +236,22 @@ def test_two_workers_never_claim_the_same_row(tmp_path: Path, now) -> None:
     metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(insert(libraries).values(id=1, code="l", name="L", currency="CNY", timezone="UTC"))
-        conn.execute(insert(patrons).values(id=1, library_id=1, number="p", name="P", patron_type="t", status="active", created_at=now, updated_at=now))
+        conn.execute(
+            insert(patrons).values(
+                id=1,
+                library_id=1,
+                number="p",
+                name="P",
+                patron_type="t",
+                status="active",
+                created_at=now,
+                updated_at=now,
+            )
+        )
         for n in range(60):
-            enqueue(conn, library_id=1, patron_id=1, kind="fine", channel="sms", dedupe_key=f"k{n}", payload={}, now=now)
+            enqueue(
+                conn, library_id=1, patron_id=1, kind="fine", channel="sms", dedupe_key=f"k{n}", payload={}, now=now
+            )
     claims: list[list[int]] = [[], []]
 
     def worker(mine: list[int]) -> None:

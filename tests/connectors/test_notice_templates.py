@@ -20,7 +20,12 @@ def test_every_kind_ships_in_every_language_using_only_its_documented_variables(
     templates = shipped_templates(language)
     assert set(templates) == set(KINDS)
     for kind, entry in templates.items():
-        used = {m.group("named") or m.group("braced") for part in entry.values() for m in Template.pattern.finditer(part) if m.group("named") or m.group("braced")}
+        used = {
+            m.group("named") or m.group("braced")
+            for part in entry.values()
+            for m in Template.pattern.finditer(part)
+            if m.group("named") or m.group("braced")
+        }
         assert used <= set(sample(kind)), f"{language}/{kind} uses undocumented {used - set(sample(kind))}"
         rendered = TemplateCatalogue().render("x", kind, sample(kind), language)
         assert rendered.language == language and "<name>" in rendered.text and "$" not in rendered.text
@@ -51,7 +56,11 @@ def test_missing_variable_is_a_template_error() -> None:
 
 @pytest.mark.parametrize(
     "text, message",
-    [("fine: [oops", "not valid YAML"), ("fines: {subject: a, text: b}", "unknown notice kind"), ("fine: {subject: a}", "needs text")],
+    [
+        ("fine: [oops", "not valid YAML"),
+        ("fines: {subject: a, text: b}", "unknown notice kind"),
+        ("fine: {subject: a}", "needs text"),
+    ],
 )
 def test_broken_override_files_are_named(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "lib").mkdir()

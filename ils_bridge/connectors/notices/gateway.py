@@ -52,7 +52,9 @@ class NoticeGateway:
         self.health_path = health_path
 
     @classmethod
-    def from_settings(cls, endpoint: EndpointSettings, settings: Mapping[str, Any], **client_options: Any) -> NoticeGateway:
+    def from_settings(
+        cls, endpoint: EndpointSettings, settings: Mapping[str, Any], **client_options: Any
+    ) -> NoticeGateway:
         return cls(endpoint.client(**client_options), str(settings.get("path", "/send")), endpoint.health_path)
 
     def send(self, message: OutgoingMessage, idempotency_key: str) -> None:

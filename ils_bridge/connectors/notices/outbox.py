@@ -115,13 +115,17 @@ def give_up_stale(engine: Engine, now: dt.datetime, max_attempts: int) -> int:
 def claim_due(engine: Engine, now: dt.datetime, *, limit: int, lease: dt.timedelta) -> list[ClaimedNotice]:
     """Claim up to ``limit`` due rows for this worker for ``lease``; each claim counts one attempt."""
     with engine.begin() as conn:
-        candidates = conn.execute(
-            select(notices_outbox)
-            .where(notices_outbox.c.status == PENDING, notices_outbox.c.next_attempt_at <= now)
-            .order_by(notices_outbox.c.next_attempt_at, notices_outbox.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).mappings().all()
+        candidates = (
+            conn.execute(
+                select(notices_outbox)
+                .where(notices_outbox.c.status == PENDING, notices_outbox.c.next_attempt_at <= now)
+                .order_by(notices_outbox.c.next_attempt_at, notices_outbox.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            .mappings()
+            .all()
+        )
         claimed = []
         for row in candidates:
             won = conn.execute(

@@ -82,9 +82,7 @@ class TemplateCatalogue:
                 return language
         raise TemplateError(f"no template for {kind!r} in any language")
 
-    def render(
-        self, library: str, kind: str, variables: Mapping[str, Any], *preferences: str | None
-    ) -> RenderedNotice:
+    def render(self, library: str, kind: str, variables: Mapping[str, Any], *preferences: str | None) -> RenderedNotice:
         language = self.choose_language(library, kind, *preferences)
         template = self.template(library, language, kind) or {}
         values = {k: "" if v is None else str(v) for k, v in variables.items()}
