@@ -120,6 +120,8 @@ class Catalogue:
         """
         with self.engine.connect() as conn:
             transaction = conn.begin()
+            if conn.dialect.name == "sqlite":
+                _open_sqlite_transaction(conn)
             try:
                 yield CatalogueBatch(conn, self.library_id, self.clock)
             except BaseException:
@@ -348,6 +350,18 @@ class CatalogueBatch:
                     .values(**_item_values(item), updated_at=now)
                 )
         return HoldingsChange(added=len(new), updated=len(items_) - len(new))
+
+
+def _open_sqlite_transaction(conn: Connection) -> None:
+    """Make SQLite's transaction real before the first savepoint.
+
+    The sqlite3 driver opens its transaction lazily, at the first write; a
+    SAVEPOINT issued before that starts (and its release commits) a
+    transaction of its own, so every record would commit alone and a dry run
+    could not roll back.  Engines that already emit BEGIN are left alone.
+    """
+    if not conn.connection.dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN")
 
 
 def _bib_values(entry: BibEntry) -> dict[str, object]:

@@ -115,7 +115,7 @@ def loc_slices(books_all: Path, count: int = 200) -> None:
 
 def main() -> None:
     cn_852 = with_852(chinese(), [("C0000001", "MAIN", "STACKS", "89.00"), ("C0000002", "EAST", "REF", "")])
-    vn_852 = with_852(vietnamese(), [("V0000001", "HN", "STACKS", "120000")])
+    vn_852 = with_852(vietnamese(), [("V0000001", "HN", "STACKS", "120000 VND")])
     write("unicode_852.mrc", [cn_852.as_marc(), vn_852.as_marc()])
     cn_952 = with_952(chinese(), [("C0000001", "MAIN", "STACKS", "BK", "89.00"), ("C0000002", "EAST", "REF", "REF", "")])
     vn_952 = with_952(vietnamese(), [("V0000001", "HN", "STACKS", "BK", "120.000 VND")])

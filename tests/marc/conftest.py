@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from ils_bridge.services.catalogue import Catalogue
+from ils_bridge.storage.schema import libraries, metadata
+
+DATA = Path(__file__).parent.parent / "data" / "marc"
+
+
+class StepClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self.now += dt.timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def data() -> Path:
+    return DATA
+
+
+@pytest.fixture
+def engine() -> sqlalchemy.Engine:
+    engine = sqlalchemy.create_engine("sqlite://")
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(libraries.insert().values(id=1, code="xz", name="Xuzhou", currency="CNY", timezone="Asia/Shanghai"))
+        conn.execute(libraries.insert().values(id=2, code="hn", name="Hanoi", currency="VND", timezone="Asia/Ho_Chi_Minh"))
+    return engine
+
+
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock()
+
+
+@pytest.fixture
+def catalogue(engine: sqlalchemy.Engine, clock: StepClock) -> Catalogue:
+    return Catalogue(engine, 1, clock=clock)
