@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from . import errors
 from .fields import (
@@ -73,7 +73,7 @@ def _checksum_matches(covered: bytes, given: str, encoding: str) -> bool:
 
 def _military_zones() -> dict[str, timezone]:
     """Single-letter time zones (Z = UTC, A-M east without J, N-Y west) used in ZZZZ."""
-    zones = {"Z": timezone.utc}
+    zones = {"Z": UTC}
     for hours, letter in enumerate("ABCDEFGHIKLM", start=1):
         zones[letter] = timezone(timedelta(hours=hours))
     for hours, letter in enumerate("NOPQRSTUVWXY", start=1):
@@ -91,7 +91,7 @@ def format_date(moment: datetime | None) -> str:
         return BLANK_DATE
     zone = "    "
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
         zone = "   Z"
     return (f"{moment.year:04d}{moment.month:02d}{moment.day:02d}{zone}"
             f"{moment.hour:02d}{moment.minute:02d}{moment.second:02d}")

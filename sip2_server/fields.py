@@ -440,4 +440,4 @@ def supported_messages(request_ids: set[str] | frozenset[str]) -> str:
 
 def summary_requests(summary: str) -> tuple[str, ...]:
     """The list fields (AS, AT, ...) that a 63 summary asks for (``Y`` at their position)."""
-    return tuple(code for flag, code in zip(summary, SUMMARY_FIELDS) if flag.upper() == "Y")
+    return tuple(code for flag, code in zip(summary, SUMMARY_FIELDS, strict=False) if flag.upper() == "Y")

@@ -87,7 +87,7 @@ class Message:
     def get_all(self, code: str) -> list[str]:
         return self.fields.get_all(code)
 
-    def add(self, code: str, value: object) -> "Message":
+    def add(self, code: str, value: object) -> Message:
         """Append a variable field; returns self so replies can be built fluently."""
         self.fields.add(code, str(value))
         return self

@@ -17,6 +17,7 @@ secrets masked; the structured details are in the record's ``sip2`` attribute.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ class Sip2Server:
             await self._server.wait_closed()
         log.info("SIP2 server stopped")
 
-    async def __aenter__(self) -> "Sip2Server":
+    async def __aenter__(self) -> Sip2Server:
         await self.start()
         return self
 
@@ -155,10 +156,8 @@ class Sip2Server:
         finally:
             del self._connections[session.id]
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.CancelledError):
                 await writer.wait_closed()
-            except (ConnectionError, ssl.SSLError, asyncio.CancelledError):
-                pass
             log.info("session %s closed after %s requests", session.id, session.requests)
 
     async def _serve(self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

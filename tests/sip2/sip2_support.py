@@ -93,7 +93,7 @@ class ThreadedServer:
     def port(self) -> int:
         return self.server.port
 
-    def connect(self, timeout: float = 10) -> "Client":
+    def connect(self, timeout: float = 10) -> Client:
         return Client(socket.create_connection(("127.0.0.1", self.port), timeout=timeout))
 
 

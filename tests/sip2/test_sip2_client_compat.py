@@ -41,14 +41,16 @@ REQUESTS = [
     ("93", lambda s: s.sip_login_request("kiosk-1", "secret"), {"CN": "kiosk-1", "CO": "secret", "CP": "Desk 1"}),
     ("99", lambda s: s.sip_sc_status_request(1, "040"), {}),
     ("23", lambda s: s.sip_patron_status_request(), {"AA": "20230001", "AD": "4321", "AC": "term-pw"}),
-    ("63", lambda s: s.sip_patron_information_request("charged", "1", "10"), {"AA": "20230001", "BP": "1", "BQ": "10"}),
+    ("63", lambda s: s.sip_patron_information_request("charged", "1", "10"),
+     {"AA": "20230001", "BP": "1", "BQ": "10"}),
     ("11", lambda s: s.sip_checkout_request("X0001"), {"AB": "X0001", "AA": "20230001", "BO": "N", "BI": "N"}),
     ("09", lambda s: s.sip_checkin_request("X0001"), {"AB": "X0001", "AP": "Desk 1"}),
     ("17", lambda s: s.sip_item_information_request("X0002"), {"AB": "X0002"}),
     ("19", lambda s: s.sip_item_status_update_request("X0003", "rfid:1"), {"AB": "X0003", "CH": "rfid:1"}),
     ("25", lambda s: s.sip_patron_enable_request(), {"AA": "20230001"}),
     ("35", lambda s: s.sip_end_patron_session_request(), {"AA": "20230001"}),
-    ("37", lambda s: s.sip_fee_paid_request(4, 0, "1.50", "fee-9", "tx-1", "CNY"), {"BV": "1.50", "CG": "fee-9", "BK": "tx-1"}),
+    ("37", lambda s: s.sip_fee_paid_request(4, 0, "1.50", "fee-9", "tx-1", "CNY"),
+     {"BV": "1.50", "CG": "fee-9", "BK": "tx-1"}),
     ("15", lambda s: s.sip_hold_request("+", 1735689600, 2, "X0004", pickupLocation="Main"),
      {"AB": "X0004", "BY": "2", "BS": "Main"}),
     ("29", lambda s: s.sip_renew_request("X0005"), {"AB": "X0005", "AA": "20230001"}),
@@ -74,7 +76,8 @@ def test_what_the_client_sends_parses(request_id, build, expected, with_crc):
 def test_client_fixed_fields_land_in_our_fields():
     sip = client()
     message = Codec().decode(sip.sip_fee_paid_request(4, 2, "3.00", currencyType="EUR").encode())
-    assert (message.fixed["fee_type"], message.fixed["payment_type"], message.fixed["currency_type"]) == ("04", "02", "EUR")
+    fee = (message.fixed["fee_type"], message.fixed["payment_type"], message.fixed["currency_type"])
+    assert fee == ("04", "02", "EUR")
     message = Codec().decode(sip.sip_sc_status_request(2, "040", 2).encode())
     assert message.fixed == {"status_code": "2", "max_print_width": "040", "protocol_version": "2.00"}
     message = Codec().decode(client(Gossip).sip_patron_information_request("feeItems").encode())

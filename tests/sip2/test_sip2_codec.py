@@ -7,8 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sip2_server import Codec, Message, checksum, format_date, parse_date
-from sip2_server import errors
+from sip2_server import Codec, Message, checksum, errors, format_date, parse_date
 from sip2_server.fields import MESSAGES
 from sip2_server.testing import random_message
 

@@ -6,13 +6,20 @@ import asyncio
 
 import pytest
 
-from sip2_server import Codec, ErrorDetection, HandlerRegistry, Message, NoHandler, Session
+from sip2_server import (
+    Codec,
+    ErrorDetection,
+    HandlerRegistry,
+    Message,
+    NoHandler,
+    Session,
+)
 from sip2_server.fields import (
     FIELDS,
     MESSAGES,
-    Kind,
     SUPPORTED_MESSAGES,
     F,
+    Kind,
     field_name,
     patron_status,
     summary_requests,

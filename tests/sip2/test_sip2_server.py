@@ -12,11 +12,11 @@ import time
 
 import pytest
 from Sip2.sip2 import Sip2
-from tests.sip2.sip2_support import SC_STATUS, Client, EchoDispatcher, running_server
 
 from sip2_server import Codec, HandlerRegistry, Message, Session
 from sip2_server.fields import MESSAGES
 from sip2_server.testing import damage, random_frame, random_message
+from tests.sip2.sip2_support import SC_STATUS, Client, EchoDispatcher, running_server
 
 
 def is_sc_resend(frame: bytes) -> bool:
