@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 import responses
 import sqlalchemy
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from ils_bridge.connectors.http import HttpClient, RetryPolicy
 from ils_bridge.connectors.notices import (
@@ -26,7 +24,7 @@ from ils_bridge.connectors.notices import (
     outbox,
     retry_dead,
 )
-from ils_bridge.storage.schema import libraries, metadata, notices_outbox, patrons
+from ils_bridge.storage.schema import notices_outbox
 
 SMS_URL = "https://sms.example.cn/v1/send"
 POLICY = DeliveryPolicy(max_attempts=3, backoff=dt.timedelta(minutes=1), lease=dt.timedelta(minutes=5))
@@ -229,39 +227,3 @@ def test_worker_that_died_on_the_last_attempt_is_given_up(engine, patron, now) -
         outbox.claim_due(engine, now + attempt * POLICY.lease, limit=10, lease=POLICY.lease)
     report = deliver_due(engine, now + 10 * POLICY.lease, gateways={}, templates=TemplateCatalogue(), policy=POLICY)
     assert report.gave_up_stale == 1 and row(engine, notice)["status"] == "dead"
-
-
-def test_two_workers_never_claim_the_same_row(tmp_path: Path, now) -> None:
-    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'outbox.db'}", connect_args={"timeout": 30})
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(insert(libraries).values(id=1, code="l", name="L", currency="CNY", timezone="UTC"))
-        conn.execute(
-            insert(patrons).values(
-                id=1,
-                library_id=1,
-                number="p",
-                name="P",
-                patron_type="t",
-                status="active",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        for n in range(60):
-            enqueue(
-                conn, library_id=1, patron_id=1, kind="fine", channel="sms", dedupe_key=f"k{n}", payload={}, now=now
-            )
-    claims: list[list[int]] = [[], []]
-
-    def worker(mine: list[int]) -> None:
-        while batch := outbox.claim_due(engine, now, limit=3, lease=dt.timedelta(minutes=5)):
-            mine.extend(c.id for c in batch)
-
-    threads = [threading.Thread(target=worker, args=(claims[i],)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    everything = claims[0] + claims[1]
-    assert len(everything) == 60 and len(set(everything)) == 60
