@@ -104,6 +104,17 @@ def test_enqueue_refuses_unknown_kind_and_channel(engine, patron, now) -> None:
         )
     with engine.begin() as conn, pytest.raises(ValueError, match="channel"):
         enqueue(conn, library_id=1, patron_id=patron, kind="fine", channel="fax", dedupe_key="k", payload={}, now=now)
+    with engine.begin() as conn, pytest.raises(ValueError, match="needs days_overdue, due_date in its payload"):
+        enqueue(
+            conn,
+            library_id=1,
+            patron_id=patron,
+            kind="overdue",
+            channel="sms",
+            dedupe_key="k",
+            payload={"title": "T"},
+            now=now,
+        )
 
 
 @responses.activate

@@ -13,6 +13,7 @@ from ils_bridge.storage.schema import libraries, notices_outbox, patrons
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 ROWS = 40
+FINE = {"amount": "5.00", "currency": "CNY", "fee_type": "overdue"}
 
 
 def prepared(db_url: str) -> sqlalchemy.Engine:
@@ -48,7 +49,7 @@ def test_enqueue_is_idempotent_on_each_engine(db_url: str) -> None:
                     kind="fine",
                     channel="sms",
                     dedupe_key="k",
-                    payload={"a": 1},
+                    payload=FINE,
                     now=NOW,
                 )
             )
@@ -63,7 +64,7 @@ def test_concurrent_workers_claim_disjoint_rows_on_each_engine(db_url: str) -> N
     with engine.begin() as conn:
         for n in range(ROWS):
             enqueue(
-                conn, library_id=1, patron_id=1, kind="fine", channel="sms", dedupe_key=f"k{n}", payload={}, now=NOW
+                conn, library_id=1, patron_id=1, kind="fine", channel="sms", dedupe_key=f"k{n}", payload=FINE, now=NOW
             )
     claims: list[list[int]] = [[], [], []]
 

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from ils_bridge.connectors.notices.kinds import CHANNELS, KINDS
+from ils_bridge.connectors.notices.kinds import CHANNELS, KINDS, VARIABLES
 from ils_bridge.storage.schema import notices_outbox
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
@@ -61,6 +61,9 @@ def enqueue(
         raise ValueError(f"unknown notice kind {kind!r}")
     if channel not in CHANNELS:
         raise ValueError(f"unknown notice channel {channel!r}")
+    missing = sorted(set(VARIABLES[kind]) - set(payload))
+    if missing:
+        raise ValueError(f"a {kind} notice needs {', '.join(missing)} in its payload")
     if not dedupe_key or len(dedupe_key) > MAX_KEY_LENGTH:
         raise ValueError(f"dedupe key must be 1 to {MAX_KEY_LENGTH} characters")
     insert = _INSERTS.get(conn.dialect.name)
