@@ -196,6 +196,8 @@ class HttpClient:
             return f"timed out ({type(exc).__name__})"
         except requests.ConnectionError as exc:
             return f"connection failed ({exc})"
+        except requests.RequestException as exc:  # broken chunked body, too many redirects...
+            return f"request failed ({type(exc).__name__}: {exc})"
         if _is_retryable_status(response.status_code):
             return f"HTTP {response.status_code}"
         if 400 <= response.status_code < 500:

@@ -63,6 +63,13 @@ def test_connection_error_then_success(client: HttpClient) -> None:
 
 
 @responses.activate
+def test_other_transport_failures_are_unavailable_not_raw_requests_errors(client: HttpClient) -> None:
+    responses.get(BASE + "x", body=requests.exceptions.ChunkedEncodingError("connection broken mid-body"))
+    with pytest.raises(ConnectorUnavailable, match="ChunkedEncodingError"):
+        client.get_json("x")
+
+
+@responses.activate
 def test_timeouts_are_passed_to_requests() -> None:
     client = HttpClient("host", BASE, connect_timeout=2.0, read_timeout=7.0, sleep=lambda s: None)
     responses.get(BASE + "x", json={})
