@@ -1,0 +1,112 @@
+"""BER encoding and decoding of Z39.50 APDUs, compiled from ``z3950.asn``,
+plus framing: reading exactly one APDU off a stream.
+
+InternationalString is GeneralString on the wire and carries UTF-8 bytes
+(what YAZ and every current client send).  asn1tools maps GeneralString to
+Latin-1 ``str``, so values cross that boundary re-encoded: ``_from_wire``
+turns the Latin-1 view into the UTF-8 text, ``_to_wire`` does the reverse.
+Object identifiers are ASCII and pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import asn1tools
+
+SPEC = Path(__file__).with_name("z3950.asn")
+_compiled = asn1tools.compile_files(str(SPEC), "ber")
+
+MAX_PDU_BYTES = 4 * 1024 * 1024
+# BER identifiers of the APDUs this target accepts from an origin:
+# context-specific, constructed, tag numbers of the PDU CHOICE.
+REQUEST_TAGS = {20: "initRequest", 22: "searchRequest", 24: "presentRequest", 26: "deleteResultSetRequest",
+                35: "scanRequest", 43: "sortRequest", 48: "close"}
+
+
+class ProtocolError(Exception):
+    """The bytes are not a Z39.50 APDU this target can take."""
+
+
+def _to_wire(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8").decode("latin-1")
+    if isinstance(value, dict):
+        return {k: _to_wire(v) for k, v in value.items()}
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        return (value[0], _to_wire(value[1]))  # a CHOICE: (alternative, value)
+    if isinstance(value, list):
+        return [_to_wire(v) for v in value]
+    return value
+
+
+def _from_wire(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("latin-1").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {k: _from_wire(v) for k, v in value.items()}
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        return (value[0], _from_wire(value[1]))
+    if isinstance(value, list):
+        return [_from_wire(v) for v in value]
+    return value
+
+
+def encode(type_name: str, value: Any) -> bytes:
+    return _compiled.encode(type_name, _to_wire(value))
+
+
+def decode(type_name: str, data: bytes) -> Any:
+    try:
+        return _from_wire(_compiled.decode(type_name, data))
+    except (asn1tools.Error, ValueError, IndexError, KeyError, TypeError) as error:
+        raise ProtocolError(f"cannot decode {type_name}: {error}") from None
+
+
+def encode_pdu(name: str, value: dict) -> bytes:
+    return encode("PDU", (name, value))
+
+
+def decode_pdu(data: bytes) -> tuple[str, dict]:
+    return decode("PDU", data)
+
+
+async def read_pdu(reader: asyncio.StreamReader) -> bytes | None:
+    """The bytes of the next APDU; None on a clean end of stream between APDUs."""
+    first = await reader.read(1)
+    if not first:
+        return None
+    head = bytearray(first)
+    if first[0] & 0xE0 != 0xA0:  # context-specific, constructed
+        raise ProtocolError(f"not a Z39.50 APDU (identifier byte 0x{first[0]:02x})")
+    tag = first[0] & 0x1F
+    if tag == 0x1F:  # high tag number: base-128 digits
+        tag = 0
+        for _ in range(3):
+            byte = (await reader.readexactly(1))[0]
+            head.append(byte)
+            tag = (tag << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        else:
+            raise ProtocolError("tag number too long")
+    if tag not in REQUEST_TAGS:
+        raise ProtocolError(f"APDU tag [{tag}] is not a request this target accepts")
+    length_byte = (await reader.readexactly(1))[0]
+    head.append(length_byte)
+    if length_byte == 0x80:
+        raise ProtocolError("indefinite-length encoding is not accepted")
+    if length_byte & 0x80:
+        count = length_byte & 0x7F
+        if count > 4:
+            raise ProtocolError("length field too long")
+        raw = await reader.readexactly(count)
+        head += raw
+        length = int.from_bytes(raw, "big")
+    else:
+        length = length_byte
+    if length > MAX_PDU_BYTES:
+        raise ProtocolError(f"APDU of {length} bytes exceeds {MAX_PDU_BYTES}")
+    return bytes(head) + await reader.readexactly(length)

@@ -1,0 +1,129 @@
+"""The Z39.50 target: an asyncio TCP server, one ``Session`` per connection.
+
+Each connection reads one APDU at a time (``codec.read_pdu``), decodes it,
+lets the session answer, and writes the response.  Bytes that are not a
+request APDU get a Close (protocolError) and the connection is dropped; an
+idle connection gets a Close (lackOfActivity).  Database work runs inline on
+the event loop: index lookups are short SQL statements.
+
+Programmatic start/stop::
+
+    server = Z3950Server(engine, holdings=source, port=2100)
+    await server.start(); ...; await server.stop()
+    # from synchronous code: with BackgroundServer(server): ...
+    # blocking: serve_z3950(engine, host="0.0.0.0", port=2100)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import Engine
+
+from marc.search.availability import HoldingsSource, NoHoldings
+from marc.search.index import SearchIndex, open_index
+from marc.z3950 import codec
+from marc.z3950.session import Authenticator, Session, close_apdu
+
+log = logging.getLogger(__name__)
+DEFAULT_PORT = 2100
+IDLE_TIMEOUT_S = 600.0
+
+
+class Z3950Server:
+    def __init__(
+        self,
+        engine: Engine,
+        holdings: HoldingsSource | None = None,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        databases: tuple[str, ...] = ("Default", "opac"),
+        library_id: int | None = None,
+        authenticate: Authenticator | None = None,
+        index: SearchIndex | None = None,
+        idle_timeout: float = IDLE_TIMEOUT_S,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.databases = databases
+        self.holdings = holdings or NoHoldings()
+        self.index = index or open_index(engine, library_id)
+        self.authenticate = authenticate
+        self.idle_timeout = idle_timeout
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._connection, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        session = Session(self.index, self.holdings, self.databases, self.authenticate)
+        try:
+            while True:
+                try:
+                    pdu = await asyncio.wait_for(codec.read_pdu(reader), self.idle_timeout)
+                except asyncio.TimeoutError:
+                    await self._send(writer, close_apdu("lackOfActivity"))
+                    break
+                except codec.ProtocolError as error:
+                    await self._send(writer, close_apdu("protocolError", str(error)))
+                    break
+                if pdu is None:
+                    break
+                response, done = self._answer(session, pdu)
+                await self._send(writer, response)
+                if done:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the origin went away mid-APDU, or the server is stopping
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    @staticmethod
+    def _answer(session: Session, pdu: bytes) -> tuple[tuple[str, dict], bool]:
+        try:
+            name, request = codec.decode_pdu(pdu)
+        except codec.ProtocolError as error:
+            return close_apdu("protocolError", str(error)), True
+        try:
+            return session.handle(name, request)
+        except Exception:  # a bug costs this association, never the server
+            log.exception("Z39.50 %s failed", name)
+            return close_apdu("systemProblem", f"internal error handling {name}"), True
+
+    @staticmethod
+    async def _send(writer: asyncio.StreamWriter, apdu: tuple[str, dict]) -> None:
+        writer.write(codec.encode_pdu(*apdu))
+        await writer.drain()
+
+
+def create_z3950_server(engine: Engine, **options: object) -> Z3950Server:
+    """A Z39.50 target, not yet listening (options: see ``Z3950Server``)."""
+    return Z3950Server(engine, **options)  # type: ignore[arg-type]
+
+
+def serve_z3950(engine: Engine, **options: object) -> None:
+    """Run a Z39.50 target until interrupted (what ``ils-bridge serve z3950`` calls)."""
+    asyncio.run(create_z3950_server(engine, **options).serve_forever())
