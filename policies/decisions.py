@@ -1,0 +1,429 @@
+"""Decisions: what the policy says about one request, from plain facts.
+
+No I/O here.  Services gather the facts (the patron's attributes and
+current loans, the item's attributes, balances, today's date, the calendar)
+and call these functions; each returns a ``Decision`` carrying the outcome,
+the id of the rule that decided, and the chain of steps ``explain`` shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from ils_bridge.calendar import LibraryCalendar
+from ils_bridge.money import round_to
+from ils_bridge.reasons import Reason
+from policies import model as m
+
+Facts = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rule consulted: which section, which rule, what it said and why."""
+
+    section: str
+    rule: str | None
+    verdict: str  # pass | refuse | apply
+    detail: str
+
+    @property
+    def rule_ref(self) -> str:
+        return f"{self.section}:{self.rule}" if self.rule else f"{self.section}:(none)"
+
+
+@dataclass
+class Decision:
+    ok: bool
+    reason: Reason | None = None
+    rule: str | None = None
+    steps: list[Step] = field(default_factory=list)
+    due: dt.date | None = None
+    terms: dict[str, Any] = field(default_factory=dict)
+    amount: Decimal | None = None
+
+    def refuse(self, reason: Reason, step: Step) -> "Decision":
+        self.ok, self.reason, self.rule = False, reason, step.rule_ref
+        self.steps.append(step)
+        return self
+
+
+@dataclass(frozen=True)
+class CurrentLoan:
+    """A loan the patron has out, as the limits see it."""
+
+    item: Facts
+    price: Decimal | None
+
+
+@dataclass(frozen=True)
+class Account:
+    """The patron's standing when they ask to borrow."""
+
+    patron: Facts
+    loans: Sequence[CurrentLoan] = ()
+    fines_owed: Decimal = Decimal(0)
+    overdue_items: int = 0
+    deposit: Decimal = Decimal(0)
+
+
+def classify(policy: m.Policy, item: Facts) -> dict[str, Any]:
+    """The item's facts with the derived ``class`` added."""
+    facts = dict(item)
+    if facts.get("class") is None:
+        rule = policy.classes.first(facts)
+        facts["class"] = rule.item_class if rule else None
+    return facts
+
+
+def due_date(policy: m.Policy, calendar: LibraryCalendar, start: dt.date, period_days: int) -> dt.date:
+    due = start + dt.timedelta(days=period_days)
+    return calendar.next_open_day(due) if policy.calendar.due_dates_avoid_closed else due
+
+
+def loan_terms(rule: m.LoanRule, fine: m.FineRule | None) -> dict[str, Any]:
+    """The terms a loan keeps for its whole life, whatever later policy versions say."""
+    return {
+        "period_days": rule.period_days,
+        "renewals": rule.renewals,
+        "renew_from": rule.renew_from,
+        "renew_before_due_only": rule.renew_before_due_only,
+        "renew_refused_if": list(rule.renew_refused_if),
+        "fine": None if fine is None else {
+            "rule": fine.id,
+            "per_day": None if fine.per_day is None else str(fine.per_day),
+            "flat": None if fine.flat is None else str(fine.flat),
+            "cap": None if fine.cap is None else str(fine.cap),
+        },
+    }
+
+
+# ---------------------------------------------------------------- checkout
+def decide_checkout(
+    policy: m.Policy, calendar: LibraryCalendar, account: Account, item: Facts, price: Decimal | None, today: dt.date
+) -> Decision:
+    """May this patron borrow this item today, and until when?  ``item`` must be classified."""
+    decision = Decision(ok=True)
+    if not _account_may_borrow(policy, account, decision):
+        return decision
+    facts = {**account.patron, **item}
+    rule = policy.loans.first(facts)
+    if rule is None:
+        return decision.refuse(Reason.NOT_LOANABLE, Step("loan", None, "refuse", "no loan rule applies to this patron and item"))
+    if not rule.loanable:
+        return decision.refuse(Reason(rule.reason), Step("loan", rule.id, "refuse", f"{rule.when.describe()}: not loanable"))
+    if (item.get("copies") or 0) < rule.min_copies:
+        return decision.refuse(Reason.SINGLE_COPY_TITLE, Step(
+            "loan", rule.id, "refuse", f"the title has {item.get('copies')} copies; at least {rule.min_copies} needed to lend"))
+    decision.steps.append(Step("loan", rule.id, "apply", f"{rule.when.describe()}: {rule.period_days} days, {rule.renewals} renewal(s)"))
+    if not _within_limits(policy, account, item, price, decision):
+        return decision
+    if not _deposit_covers(policy, account, facts, decision):
+        return decision
+    decision.rule = f"loan:{rule.id}"
+    decision.due = due_date(policy, calendar, today, rule.period_days)
+    decision.terms = loan_terms(rule, policy.fines.rules.first(facts))
+    return decision
+
+
+def _account_may_borrow(policy: m.Policy, account: Account, decision: Decision) -> bool:
+    refuse_if = policy.borrowing.refuse_if
+    if "fines_owed" in refuse_if and account.fines_owed > policy.borrowing.fines_threshold:
+        decision.refuse(Reason.FINES_OWED, Step(
+            "borrowing", "fines_owed", "refuse", f"{account.fines_owed} owed; the limit is {policy.borrowing.fines_threshold}"))
+        return False
+    if "overdue_items" in refuse_if and account.overdue_items:
+        decision.refuse(Reason.OVERDUE_ITEM, Step("borrowing", "overdue_items", "refuse", f"{account.overdue_items} item(s) overdue"))
+        return False
+    return True
+
+
+def applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
+    """For each kind of count (all loans, SS books, ...), the limit that applies to this patron."""
+    best: dict[str, m.LimitRule] = {}
+    for limit in policy.limits:
+        if limit.when.holds(patron):
+            current = best.get(limit.group)
+            if current is None or limit.rank > current.rank:
+                best[limit.group] = limit
+    return list(best.values())
+
+
+def _within_limits(policy: m.Policy, account: Account, item: Facts, price: Decimal | None, decision: Decision) -> bool:
+    for limit in applicable_limits(policy, account.patron):
+        if limit.counts is not None and not limit.counts.holds(item):
+            continue
+        counted = [loan for loan in account.loans if limit.counts is None or limit.counts.holds(loan.item)]
+        if limit.max_items is not None and len(counted) + 1 > limit.max_items:
+            decision.refuse(Reason.LIMIT_REACHED, Step(
+                "limit", limit.id, "refuse", f"{len(counted)} of {limit.max_items} allowed ({limit.group}) already out"))
+            return False
+        if limit.max_value is not None:
+            total = sum((loan.price or Decimal(0) for loan in counted), Decimal(0)) + (price or Decimal(0))
+            if total > limit.max_value:
+                decision.refuse(Reason(limit.value_reason), Step(
+                    "limit", limit.id, "refuse", f"items out would total {total}, over the {limit.max_value} allowed"))
+                return False
+        decision.steps.append(Step("limit", limit.id, "pass", f"{len(counted)} of {limit.max_items} ({limit.group})"))
+    return True
+
+
+def _deposit_covers(policy: m.Policy, account: Account, facts: Facts, decision: Decision) -> bool:
+    rule = policy.deposits.required.first(facts)
+    if rule is None:
+        return True
+    if account.deposit < rule.amount:
+        decision.refuse(Reason.DEPOSIT_REQUIRED, Step(
+            "deposit", rule.id, "refuse", f"deposit held {account.deposit}; {rule.amount} required"))
+        return False
+    decision.steps.append(Step("deposit", rule.id, "pass", f"deposit held {account.deposit}; {rule.amount} required"))
+    return True
+
+
+# ---------------------------------------------------------------- renewal
+@dataclass(frozen=True)
+class RenewalFacts:
+    terms: Mapping[str, Any]
+    rule: str
+    renewals_done: int
+    due: dt.date
+    on_hold: bool
+    fines_owed: Decimal
+    card_expired: bool
+    recalled: bool
+
+
+def decide_renewal(policy: m.Policy, calendar: LibraryCalendar, loan: RenewalFacts, today: dt.date) -> Decision:
+    """Renewal by the loan's own terms (fixed at checkout), on today's calendar."""
+    terms = loan.terms
+    decision = Decision(ok=True, rule=loan.rule)
+    blocks = terms["renew_refused_if"]
+    overdue = today > loan.due
+    checks = [
+        ("overdue" in blocks and overdue, Reason.OVERDUE_ITEM, f"the item was due {loan.due}"),
+        (terms["renew_before_due_only"] and overdue, Reason.RENEWAL_TOO_LATE, f"the item was due {loan.due}"),
+        (loan.renewals_done >= terms["renewals"], Reason.RENEWAL_LIMIT, f"{loan.renewals_done} of {terms['renewals']} renewals used"),
+        ("on_hold" in blocks and loan.on_hold, Reason.ITEM_ON_HOLD, "another patron has a hold on it"),
+        ("recalled" in blocks and loan.recalled, Reason.ITEM_ON_HOLD, "the item has been recalled"),
+        ("fines_owed" in blocks and loan.fines_owed > 0, Reason.FINES_OWED, f"{loan.fines_owed} owed"),
+        ("card_expired" in blocks and loan.card_expired, Reason.CARD_EXPIRED, "the card has expired"),
+    ]
+    rule_id = loan.rule.split(":", 1)[-1]
+    for failed, reason, detail in checks:
+        if failed:
+            return decision.refuse(reason, Step("loan", rule_id, "refuse", detail))
+    start = today if terms["renew_from"] == "renewal_day" else loan.due
+    decision.due = due_date(policy, calendar, start, terms["period_days"])
+    decision.steps.append(Step("loan", rule_id, "apply", f"renewal {loan.renewals_done + 1} of {terms['renewals']}, "
+                               f"{terms['period_days']} days from {start}"))
+    return decision
+
+
+# ---------------------------------------------------------------- holds
+def decide_hold(policy: m.Policy, any_copy_available: bool, holds_of_patron: int) -> Decision:
+    rules = policy.holds
+    decision = Decision(ok=True, rule=f"holds:{rules.allowed_when}")
+    if rules.allowed_when == "never":
+        return decision.refuse(Reason.HOLD_NOT_ALLOWED, Step("holds", "allowed_when", "refuse", "the library takes no holds"))
+    if rules.allowed_when == "checked_out" and any_copy_available:
+        return decision.refuse(Reason.HOLD_NOT_ALLOWED, Step(
+            "holds", "allowed_when", "refuse", "holds are taken only on items that are checked out, and a copy is on the shelf"))
+    if rules.max_per_patron is not None and holds_of_patron >= rules.max_per_patron:
+        return decision.refuse(Reason.LIMIT_REACHED, Step("holds", "max_per_patron", "refuse", f"{holds_of_patron} holds already"))
+    return decision
+
+
+def shelf_expiry(policy: m.Policy, calendar: LibraryCalendar, ready_on: dt.date) -> dt.date:
+    """The last day a trapped item waits on the hold shelf."""
+    return calendar.add_counted_days(ready_on, policy.holds.shelf_days, policy.holds.shelf_paused_by)
+
+
+# ---------------------------------------------------------------- fines
+def overdue_fine(
+    policy: m.Policy, calendar: LibraryCalendar, terms: Mapping[str, Any], due: dt.date, returned: dt.date
+) -> Decision:
+    """The overdue fine for a loan returned on ``returned`` (its fine schedule is the loan's own)."""
+    fine = terms.get("fine")
+    decision = Decision(ok=True, amount=Decimal(0))
+    if returned <= due or fine is None:
+        return decision
+    decision.rule = f"fine:{fine['rule']}"
+    counted_from = due
+    closure = calendar.closure_on(due, tuple(g.closure for g in policy.fines.grace))
+    if closure is not None:
+        grace = next(g for g in policy.fines.grace if g.closure == closure.kind)
+        closure_end = calendar.closure_ending(closure)
+        grace_end = closure_end + dt.timedelta(days=grace.days_after)
+        if returned <= grace_end:
+            decision.steps.append(Step("fine", f"grace-{closure.kind}", "apply",
+                                       f"due {due} in the {closure.name or closure.kind}; returned by {grace_end}: no fine"))
+            decision.rule = f"fine:grace-{closure.kind}"
+            return decision
+        if policy.fines.grace_counts_from == "closure_end":
+            counted_from = closure_end
+    days = (returned - counted_from).days
+    if fine["flat"] is not None:
+        amount = Decimal(fine["flat"])
+    else:
+        amount = Decimal(fine["per_day"]) * days
+    if fine["cap"] is not None:
+        amount = min(amount, Decimal(fine["cap"]))
+    decision.amount = round_to(amount, policy.currency)
+    decision.steps.append(Step("fine", fine["rule"], "apply", f"{days} day(s) overdue from {counted_from}: {decision.amount}"))
+    return decision
+
+
+def overdue_days(due: dt.date, today: dt.date) -> int:
+    return max(0, (today - due).days)
+
+
+# ---------------------------------------------------------------- lost, damage, theft
+@dataclass(frozen=True)
+class LostItem:
+    facts: Facts
+    price: Decimal | None
+    replacement_value: Decimal | None = None
+    volumes_in_set: int | None = None
+    set_price: Decimal | None = None
+    important_work: bool = False
+
+
+def lost_charges(
+    policy: m.Policy,
+    item: LostItem,
+    *,
+    first_reader: bool,
+    replaced_by_copy: bool = False,
+    multiple: Decimal | None = None,
+    processing_fee: Decimal | None = None,
+) -> Decision:
+    """What a lost item costs: ``terms['charges']`` lists (fee_type, amount, rule)."""
+    lost = policy.lost
+    decision = Decision(ok=True)
+    if replaced_by_copy:
+        decision.terms["charges"] = [("processing", lost.replacement_copy_fee, "lost:replacement-copy")]
+        decision.rule = "lost:replacement-copy"
+        decision.steps.append(Step("lost", "replacement-copy", "apply", f"identical copy given: processing fee {lost.replacement_copy_fee}"))
+        return decision
+    base = _lost_base_value(lost, item)
+    if base is None:
+        return decision.refuse(Reason.INVALID_REQUEST, Step("lost", None, "refuse", "the item has no price to compute a charge from"))
+    if lost.multiple_range is not None:
+        low, high = lost.multiple_range
+        if multiple is None or not low <= multiple <= high:
+            return decision.refuse(Reason.OUT_OF_RANGE, Step(
+                "lost", "multiple_range", "refuse", f"staff must choose a multiple between {low} and {high}"))
+        rule_id = "multiple_range"
+    else:
+        if multiple is not None:
+            return decision.refuse(Reason.NOT_PERMITTED, Step("lost", None, "refuse", "this policy sets the multiple; staff may not"))
+        rule = lost.rules.first(item.facts)
+        if rule is None:
+            return decision.refuse(Reason.INVALID_REQUEST, Step("lost", None, "refuse", "no lost-item rule applies to this item"))
+        multiple, rule_id = rule.multiple, rule.id
+    surcharge = lost.first_reader_surcharge if first_reader else Decimal(0)
+    amount = round_to(base * (multiple + surcharge), policy.currency)
+    decision.steps.append(Step("lost", rule_id, "apply", f"{base} x ({multiple} + first-reader {surcharge}) = {amount}"))
+    charges = [("lost", amount, f"lost:{rule_id}")]
+    fee = lost.processing_fee if lost.processing_fee is not None else processing_fee
+    if fee is None:
+        return decision.refuse(Reason.INVALID_REQUEST, Step("lost", "processing_fee", "refuse", "staff must enter the processing cost"))
+    if fee:
+        charges.append(("processing", fee, "lost:processing_fee"))
+    decision.rule = f"lost:{rule_id}"
+    decision.terms["charges"] = charges
+    return decision
+
+
+def _lost_base_value(lost: m.LostPolicy, item: LostItem) -> Decimal | None:
+    if lost.base_value == "replacement_value_or_price" and item.replacement_value is not None:
+        return item.replacement_value
+    if item.volumes_in_set and item.set_price is not None:
+        if item.important_work:
+            return item.set_price
+        if lost.multi_volume == "set_share" or item.price is None:
+            return item.set_price / item.volumes_in_set
+    return item.price
+
+
+def damage_charge(
+    policy: m.Policy,
+    item: Facts,
+    price: Decimal | None,
+    kind_id: str,
+    *,
+    units: int = 1,
+    cleanable: bool = False,
+    binding: str | None = None,
+    extra: Decimal = Decimal(0),
+) -> Decision:
+    decision = Decision(ok=True)
+    kind = policy.damage.kinds.get(kind_id)
+    if kind is None:
+        return decision.refuse(Reason.INVALID_REQUEST, Step("damage", None, "refuse", f"unknown damage kind {kind_id!r}"))
+    if units < 1:
+        return decision.refuse(Reason.INVALID_REQUEST, Step("damage", kind_id, "refuse", "units must be at least 1"))
+    amount = kind.amount * (units if kind.per_unit else 1)
+    detail = [f"{kind.amount} x {units}" if kind.per_unit else f"{kind.amount}"]
+    multiplier = policy.damage.multipliers.first(item)
+    uncapped = False
+    if multiplier is not None and kind_id in multiplier.applies_to:
+        amount *= multiplier.multiple
+        uncapped = multiplier.uncapped
+        detail.append(f"x {multiplier.multiple} ({multiplier.id})")
+    if cleanable and kind.cleanable_factor is not None:
+        amount *= kind.cleanable_factor
+        detail.append(f"x {kind.cleanable_factor} (patron can clean it)")
+    if kind.cap_at_price and not uncapped and price is not None and amount > price:
+        amount = price
+        detail.append(f"capped at the price {price}")
+    if kind.rebinding:
+        if binding not in policy.damage.rebinding:
+            return decision.refuse(Reason.INVALID_REQUEST, Step(
+                "damage", kind_id, "refuse", f"binding must be one of {', '.join(policy.damage.rebinding)}"))
+        amount += policy.damage.rebinding[binding]
+        detail.append(f"+ {policy.damage.rebinding[binding]} rebinding ({binding})")
+    if extra:
+        amount += extra
+        detail.append(f"+ {extra} copying cost")
+    decision.amount = round_to(amount, policy.currency)
+    decision.rule = f"damage:{kind_id}"
+    decision.steps.append(Step("damage", kind_id, "apply", " ".join(detail) + f" = {decision.amount}"))
+    return decision
+
+
+def theft_charge(policy: m.Policy, items: Sequence[tuple[Facts, Decimal | None]]) -> Decision:
+    decision = Decision(ok=True, amount=Decimal(0))
+    for facts, price in items:
+        rule = policy.theft.first(facts)
+        if rule is None or price is None:
+            return decision.refuse(Reason.INVALID_REQUEST, Step("theft", None, "refuse", "no theft rule or no price for an item"))
+        decision.amount += price * rule.multiple
+        decision.steps.append(Step("theft", rule.id, "apply", f"{price} x {rule.multiple}"))
+        decision.rule = f"theft:{rule.id}"
+    decision.amount = round_to(decision.amount, policy.currency)
+    return decision
+
+
+# ---------------------------------------------------------------- deposits
+def deposit_deduction(policy: m.Policy, deposit_taken: Decimal, days_overdue: int, days_already_deducted: int) -> Decision:
+    """The deposit penalty for a loan ``days_overdue`` days late, for the days not yet deducted."""
+    rules = policy.deposits
+    decision = Decision(ok=True, amount=Decimal(0))
+    if rules.deduction_after_days is None:
+        return decision
+    chargeable_days = max(0, days_overdue - rules.deduction_after_days)
+    new_days = chargeable_days - days_already_deducted
+    if new_days <= 0:
+        return decision
+    per_day = round_to(deposit_taken * rules.deduction_percent_per_day / 100, policy.currency)
+    decision.amount = per_day * new_days
+    decision.rule = "deposit:overdue_deduction"
+    decision.terms["days"] = chargeable_days
+    decision.steps.append(Step("deposit", "overdue_deduction", "apply",
+                               f"{new_days} day(s) past {rules.deduction_after_days} overdue: {new_days} x "
+                               f"{rules.deduction_percent_per_day}% of {deposit_taken}"))
+    return decision

@@ -1,0 +1,76 @@
+"""Choosing the rule that applies: explicit priority first, then most specific.
+
+Precedence, documented in docs/policy-language.md:
+
+1. Among the rules whose conditions all hold, the highest ``priority`` wins
+   (default 0).
+2. Among those, the rule with the most conditions wins (most specific).
+3. Two rules with equal priority and specificity that could both hold for
+   the same facts make the rule set ambiguous: the loader rejects the policy
+   naming both rules, so a tie never has to be broken at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Iterable, Sequence, TypeVar
+
+from policies.conditions import Conditions, Facts
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What every rule kind shares: an id, its conditions and a priority."""
+
+    id: str
+    when: Conditions
+    priority: int = 0
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return (self.priority, self.when.specificity)
+
+
+R = TypeVar("R", bound=Rule)
+
+
+@dataclass(frozen=True)
+class Match(Generic[R]):
+    """The chosen rule and the ones it beat, for ``explain``."""
+
+    rule: R | None
+    beaten: tuple[R, ...]
+
+
+class RuleSet(Generic[R]):
+    """An ordered collection of one kind of rule, matched by precedence."""
+
+    def __init__(self, rules: Sequence[R]):
+        self.rules: tuple[R, ...] = tuple(sorted(rules, key=lambda r: r.rank, reverse=True))
+
+    def __iter__(self):
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def first(self, facts: Facts) -> R | None:
+        """The winning rule, or None if no rule applies (the fast path)."""
+        for rule in self.rules:
+            if rule.when.holds(facts):
+                return rule
+        return None
+
+    def match(self, facts: Facts) -> Match[R]:
+        """The winning rule and every other rule that also applied."""
+        applying = [r for r in self.rules if r.when.holds(facts)]
+        return Match(applying[0] if applying else None, tuple(applying[1:]))
+
+    def ambiguities(self) -> Iterable[tuple[R, R]]:
+        """Pairs of rules that tie on precedence and could both apply."""
+        for i, a in enumerate(self.rules):
+            for b in self.rules[i + 1 :]:
+                if b.rank != a.rank:
+                    break
+                if a.when.can_overlap(b.when):
+                    yield a, b
