@@ -1,0 +1,137 @@
+"""Read models: a patron's account, an item's state, a title's availability.
+
+Adapters render these (SIP2 patron information and item information, the
+CLI's account view, SRU/Z39.50 holdings); nothing here writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from sqlalchemy import func, select
+
+from ils_bridge.services.context import Ctx
+from ils_bridge.services.ledger import open_charges
+from ils_bridge.services.lookup import (
+    active_loans_with_items,
+    balance,
+    due_day,
+    find_item,
+    find_patron,
+    item_facts,
+    patron_facts,
+    patron_standing_refusal,
+)
+from ils_bridge.storage import schema as s
+from policies.decisions import overdue_fine
+
+
+def patron_account(ctx: Ctx, patron: str) -> dict[str, Any]:
+    ref = find_patron(ctx, patron)
+    standing = patron_standing_refusal(ctx, ref)
+    titles = _titles(ctx)
+    loans = []
+    for loan in active_loans_with_items(ctx, ref.id):
+        due = due_day(ctx, loan)
+        accruing = overdue_fine(ctx.policy, ctx.calendar, loan.terms, due, ctx.today).amount
+        loans.append({
+            "item": loan.barcode, "title": titles(loan.bib_id), "due": loan.due_at, "overdue": due < ctx.today,
+            "renewals": loan.renewals, "recalled": loan.recalled_at is not None, "accruing_fine": accruing,
+            "rule": loan.rule_id, "policy_version": loan.policy_version,
+        })
+    holds = []
+    for hold in ctx.conn.execute(select(s.holds, s.items.c.barcode).outerjoin(s.items, s.items.c.id == s.holds.c.item_id)
+                                 .where(s.holds.c.patron_id == ref.id, s.holds.c.status.in_(("waiting", "ready")))
+                                 .order_by(s.holds.c.placed_at)):
+        holds.append({"hold_id": hold.id, "title_id": hold.bib_id, "title": titles(hold.bib_id), "status": hold.status,
+                      "item": hold.barcode, "shelf_expires_on": hold.shelf_expires_on, "lapse_on": hold.lapse_on,
+                      "pickup_branch": hold.pickup_branch})
+    fees = [{"fee_id": c.id, "type": c.fee_type, "amount": c.amount, "outstanding": c.outstanding,
+             "item_id": c.item_id, "created_at": c.created_at} for c in open_charges(ctx, ref.id)]
+    card = ref.card
+    return {
+        "patron_id": ref.id, "number": ref.row.number, "name": ref.row.name, "patron_type": ref.row.patron_type,
+        "patron_group": ref.row.patron_group, "status": ref.row.status, "language": ref.row.language,
+        "email": ref.row.email, "phone": ref.row.phone,
+        "card": None if card is None else {"number": card.number, "kind": card.kind, "status": card.status,
+                                           "valid_until": card.valid_until},
+        "package": patron_facts(ctx, ref)["package"],
+        "standing": None if standing is None else {"reason": standing.reason.value, "message": standing.message},
+        "banned_until": ref.row.banned_until,
+        "loans": loans, "holds": holds, "fees": fees,
+        "fees_owed": balance(ctx, ref.id, "fees"), "deposit": balance(ctx, ref.id, "deposit"),
+        "currency": ctx.currency.code, "pin_set": ref.row.pin_hash is not None,
+    }
+
+
+def _titles(ctx: Ctx):
+    cache: dict[int, str] = {}
+
+    def title(bib_id: int) -> str:
+        if bib_id not in cache:
+            cache[bib_id] = ctx.conn.execute(select(s.bib_records.c.title).where(s.bib_records.c.id == bib_id)).scalar() or ""
+        return cache[bib_id]
+
+    return title
+
+
+def item_info(ctx: Ctx, barcode: str) -> dict[str, Any]:
+    """Everything a self-check or a gate asks about one item, in one read."""
+    item = find_item(ctx, barcode)
+    bib = ctx.conn.execute(select(s.bib_records.c.title, s.bib_records.c.author).where(s.bib_records.c.id == item.bib_id)).first()
+    loan = ctx.conn.execute(select(s.loans.c.due_at, s.loans.c.patron_id, s.patrons.c.number)
+                            .join(s.patrons, s.patrons.c.id == s.loans.c.patron_id)
+                            .where(s.loans.c.item_id == item.id, s.loans.c.status == "active")).first()
+    queue = ctx.conn.execute(select(func.count()).select_from(s.holds).where(
+        s.holds.c.bib_id == item.bib_id, s.holds.c.status == "waiting")).scalar_one()
+    ready = ctx.conn.execute(select(s.patrons.c.number, s.holds.c.shelf_expires_on, s.holds.c.pickup_branch)
+                             .join(s.patrons, s.patrons.c.id == s.holds.c.patron_id)
+                             .where(s.holds.c.item_id == item.id, s.holds.c.status == "ready")).first()
+    return {
+        "item_id": item.id, "barcode": item.barcode, "title_id": item.bib_id,
+        "title": bib.title if bib else "", "author": bib.author if bib else None,
+        "status": item.status, "checked_out": loan is not None,
+        "due": loan.due_at if loan else None, "borrower": loan.number if loan else None,
+        "hold_queue": queue, "hold_for": ready.number if ready else None,
+        "hold_shelf_expires_on": ready.shelf_expires_on if ready else None,
+        "material": item.material, "branch": item.branch, "location": item.location, "call_number": item.call_number,
+        "price": ctx.money(item.price_minor), "currency": ctx.currency.code,
+        "in_library_only": in_library_only(ctx, item_facts(ctx, item)),
+    }
+
+
+def in_library_only(ctx: Ctx, facts: dict[str, Any]) -> bool:
+    """True when no patron type may take this item home."""
+    for patron_type in ctx.policy.vocabulary.get("patron_types", ()):
+        rule = ctx.policy.loans.first({**facts, "patron_type": patron_type, "package": "*", "card_kind": "*"})
+        if rule is not None and rule.loanable and (facts.get("copies") or 0) >= rule.min_copies:
+            return False
+    return True
+
+
+def availability(ctx: Ctx, title_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per title, each copy's live status: available, checked_out (with due), on_hold_shelf, lost, ..."""
+    ids = list(title_ids)
+    if not ids:
+        return {}
+    result: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    rows = ctx.conn.execute(
+        select(s.items, s.loans.c.due_at)
+        .outerjoin(s.loans, (s.loans.c.item_id == s.items.c.id) & (s.loans.c.status == "active"))
+        .where(s.items.c.bib_id.in_(ids), s.items.c.library_id == ctx.library.id)
+        .order_by(s.items.c.bib_id, s.items.c.id)
+    ).all()
+    counts: dict[int, int] = {}
+    for row in rows:
+        if row.status not in ("withdrawn", "lost"):
+            counts[row.bib_id] = counts.get(row.bib_id, 0) + 1
+    queues = dict(ctx.conn.execute(select(s.holds.c.bib_id, func.count()).where(
+        s.holds.c.bib_id.in_(ids), s.holds.c.status == "waiting").group_by(s.holds.c.bib_id)).all())
+    for row in rows:
+        facts = item_facts(ctx, row, counts.get(row.bib_id, 0))
+        result[row.bib_id].append({
+            "barcode": row.barcode, "status": row.status, "due": row.due_at, "branch": row.branch,
+            "location": row.location, "call_number": row.call_number, "material": row.material,
+            "in_library_only": in_library_only(ctx, facts), "hold_queue": queues.get(row.bib_id, 0),
+        })
+    return result

@@ -1,0 +1,142 @@
+"""Checkout, checkin and renewal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+
+from ils_bridge.outcome import Refusal
+from ils_bridge.reasons import Reason
+from ils_bridge.services import holds as hold_service
+from ils_bridge.services.context import Ctx
+from ils_bridge.services.losses import found
+from ils_bridge.services.lookup import (
+    active_loan_of_item,
+    active_loans_with_items,
+    balance,
+    due_day,
+    find_item,
+    find_patron,
+    item_facts,
+    loan_item_facts,
+    patron_facts,
+    patron_standing_refusal,
+    require_standing,
+    waiting_holds,
+)
+from ils_bridge.storage import schema as s
+from policies.decisions import Account, CurrentLoan, RenewalFacts, decide_checkout, decide_renewal, overdue_fine
+
+UNAVAILABLE_STATUSES = ("lost", "missing", "withdrawn", "in_transit")
+
+
+def checkout(ctx: Ctx, patron: str, item: str, *, renew_if_own: bool = False) -> dict[str, Any]:
+    ref = find_patron(ctx, patron, lock=True)
+    require_standing(ctx, ref)
+    row = find_item(ctx, item, lock=True)
+    current = active_loan_of_item(ctx, row.id)
+    if current is not None:
+        if current.patron_id == ref.id and renew_if_own:
+            return renew_loan(ctx, ref, row, current)
+        same = current.patron_id == ref.id
+        raise Refusal(Reason.ITEM_CHECKED_OUT, "you already have this item" if same else None)
+    if row.status in UNAVAILABLE_STATUSES:
+        raise Refusal(Reason.ITEM_UNAVAILABLE, f"the item is {row.status.replace('_', ' ')}")
+    trapped = hold_service.trapped_hold(ctx, row.id) if row.status == "on_hold_shelf" else None
+    if trapped is not None and trapped.patron_id != ref.id:
+        raise Refusal(Reason.ITEM_ON_HOLD, "the item is waiting on the hold shelf for another patron")
+    loans = active_loans_with_items(ctx, ref.id)
+    account = Account(
+        patron=patron_facts(ctx, ref),
+        loans=[CurrentLoan(loan_item_facts(ctx, loan), ctx.money(loan.price_minor)) for loan in loans],
+        fines_owed=balance(ctx, ref.id, "fees"),
+        overdue_items=sum(1 for loan in loans if due_day(ctx, loan) < ctx.today),
+        deposit=balance(ctx, ref.id, "deposit"),
+    )
+    decision = decide_checkout(ctx.policy, ctx.calendar, account, item_facts(ctx, row), ctx.money(row.price_minor), ctx.today)
+    if not decision.ok:
+        raise Refusal(decision.reason, None, decision.rule, steps=[st.detail for st in decision.steps])
+    due_at = ctx.calendar.end_of_day(decision.due)
+    loan_id = ctx.conn.execute(insert(s.loans).values(
+        library_id=ctx.library.id, item_id=row.id, patron_id=ref.id, card_id=ref.card.id if ref.card else None,
+        checked_out_at=ctx.now, due_at=due_at, status="active", renewals=0, first_reader=row.times_loaned == 0,
+        policy_version=ctx.policy.version, rule_id=decision.rule, terms=decision.terms, terminal=ctx.terminal,
+    )).inserted_primary_key[0]
+    ctx.conn.execute(update(s.items).where(s.items.c.id == row.id).values(
+        status="checked_out", times_loaned=s.items.c.times_loaned + 1, updated_at=ctx.now))
+    if trapped is not None:
+        hold_service.fulfil(ctx, trapped)
+    return {"rule": decision.rule, "due": due_at, "loan_id": loan_id, "patron_id": ref.id, "item_id": row.id,
+            "title_id": row.bib_id, "renewal": False}
+
+
+def renew(ctx: Ctx, patron: str, item: str) -> dict[str, Any]:
+    ref = find_patron(ctx, patron, lock=True)
+    row = find_item(ctx, item, lock=True)
+    loan = active_loan_of_item(ctx, row.id)
+    if loan is None or loan.patron_id != ref.id:
+        raise Refusal(Reason.ITEM_NOT_CHECKED_OUT, "this item is not on loan to this patron")
+    return renew_loan(ctx, ref, row, loan)
+
+
+def renew_loan(ctx: Ctx, ref: Any, item: Row, loan: Row) -> dict[str, Any]:
+    standing = patron_standing_refusal(ctx, ref)
+    if standing is not None and standing.reason != Reason.CARD_EXPIRED:
+        raise standing
+    others_waiting = any(h.patron_id != ref.id for h in waiting_holds(ctx, item.bib_id, item.id))
+    facts = RenewalFacts(
+        terms=loan.terms, rule=loan.rule_id, renewals_done=loan.renewals, due=due_day(ctx, loan),
+        on_hold=others_waiting, fines_owed=balance(ctx, ref.id, "fees"),
+        card_expired=standing is not None, recalled=loan.recalled_at is not None,
+    )
+    decision = decide_renewal(ctx.policy, ctx.calendar, facts, ctx.today)
+    if not decision.ok:
+        raise Refusal(decision.reason, None, decision.rule, steps=[st.detail for st in decision.steps])
+    due_at = ctx.calendar.end_of_day(decision.due)
+    ctx.conn.execute(update(s.loans).where(s.loans.c.id == loan.id).values(due_at=due_at, renewals=loan.renewals + 1))
+    return {"rule": loan.rule_id, "due": due_at, "loan_id": loan.id, "patron_id": ref.id, "item_id": item.id,
+            "title_id": item.bib_id, "renewal": True, "policy_version": loan.policy_version}
+
+
+def renew_all(ctx: Ctx, patron: str) -> dict[str, Any]:
+    """Renew every loan that may be renewed; report which were and which were not (one transaction)."""
+    ref = find_patron(ctx, patron, lock=True)
+    renewed, refused = [], []
+    for loan in active_loans_with_items(ctx, ref.id):
+        item = find_item(ctx, loan.barcode)
+        try:
+            result = renew_loan(ctx, ref, item, loan)
+            renewed.append({"item": loan.barcode, "due": result["due"]})
+        except Refusal as refusal:
+            refused.append({"item": loan.barcode, "reason": refusal.reason.value, "message": refusal.message})
+    return {"renewed": renewed, "refused": refused, "patron_id": ref.id}
+
+
+def checkin(ctx: Ctx, item: str, *, returned_at: dt.datetime | None = None) -> dict[str, Any]:
+    """Return an item: close the loan, charge any overdue fine, trap it for the next hold."""
+    peek = find_item(ctx, item)
+    loan = active_loan_of_item(ctx, peek.id)
+    if loan is None:
+        if peek.status == "lost":
+            return found(ctx, item)
+        raise Refusal(Reason.ITEM_NOT_CHECKED_OUT, item_id=peek.id, title_id=peek.bib_id)
+    find_patron_by_id_locked(ctx, loan.patron_id)
+    row = find_item(ctx, item, lock=True)
+    returned = returned_at or ctx.now
+    fine = overdue_fine(ctx.policy, ctx.calendar, loan.terms, due_day(ctx, loan), ctx.calendar.local_date(returned))
+    if fine.amount:
+        ctx.charge(loan.patron_id, "overdue", fine.amount, loan_id=loan.id, item_id=row.id, rule_id=fine.rule)
+    ctx.conn.execute(update(s.loans).where(s.loans.c.id == loan.id).values(status="returned", returned_at=returned))
+    trap = hold_service.trap(ctx, row)
+    return {
+        "rule": fine.rule or loan.rule_id, "item_id": row.id, "title_id": row.bib_id, "patron_id": loan.patron_id,
+        "hold": trap, "branch": row.branch, "location": row.location, "was_overdue": fine.amount > 0 or fine.rule is not None,
+    }
+
+
+def find_patron_by_id_locked(ctx: Ctx, patron_id: int) -> None:
+    """Lock the borrower's row before the item's: the one lock order every service keeps."""
+    if ctx.lock_rows:
+        ctx.conn.execute(select(s.patrons.c.id).where(s.patrons.c.id == patron_id).with_for_update())

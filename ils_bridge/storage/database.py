@@ -1,0 +1,116 @@
+"""Engines and transactions for SQLite (the embedded default) and PostgreSQL.
+
+Every service call is one transaction run through ``Database.transaction``:
+
+- SQLite runs in WAL mode; a writing transaction starts with ``BEGIN
+  IMMEDIATE`` so two writers queue on the database lock instead of failing
+  halfway, and a lock that outlasts the busy timeout is retried here, never
+  shown to a terminal as a crash.
+- PostgreSQL runs READ COMMITTED with explicit row locks (``SELECT ... FOR
+  UPDATE`` on the patron, then the item: one order everywhere, so no
+  deadlock); a serialization failure or deadlock is retried all the same.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Callable, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ils_bridge.storage.schema import metadata
+
+T = TypeVar("T")
+
+RETRIES = 12
+SQLITE_BUSY_MS = 5000
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached or stayed locked through every retry."""
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and route them to psycopg 3."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False):
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self.engine: Engine = self._create_engine(pool_size, echo)
+
+    def _create_engine(self, pool_size: int, echo: bool) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo)
+        memory = self.url in ("sqlite://", "sqlite:///:memory:")
+        kwargs: dict[str, Any] = {"echo": echo, "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}}
+        if memory:
+            from sqlalchemy.pool import StaticPool
+
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(self.url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_conn.cursor()
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write", True) else "BEGIN")
+
+        return engine
+
+    def create_schema(self) -> None:
+        """Create every table (used by tests and `init` until migrations run it)."""
+        metadata.create_all(self.engine)
+
+    def transaction(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
+        """Run ``work`` in one transaction, retrying on lock contention; roll back on any exception."""
+        for attempt in range(RETRIES):
+            try:
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(write=write)
+                    with conn.begin():
+                        return work(conn)
+            except (OperationalError, DBAPIError) as exc:
+                if not _is_retryable(exc) or attempt == RETRIES - 1:
+                    if _is_retryable(exc) or _is_disconnect(exc):
+                        raise DatabaseUnavailable(f"database busy or unreachable: {exc.orig or exc}") from exc
+                    raise
+                time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        return self.transaction(work, write=False)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    text = str(exc.orig or exc).lower()
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return (
+        "database is locked" in text
+        or "database table is locked" in text
+        or sqlstate in ("40001", "40P01")  # serialization_failure, deadlock_detected
+        or _is_disconnect(exc)
+    )
+
+
+def _is_disconnect(exc: DBAPIError) -> bool:
+    return bool(getattr(exc, "connection_invalidated", False)) or "server closed the connection" in str(exc).lower() \
+        or "connection refused" in str(exc).lower() or "terminating connection" in str(exc).lower()
