@@ -1,0 +1,49 @@
+"""The ``ils-bridge`` command: global options, then one command group per concern.
+
+Each concern lives in its own module under ``ils_bridge/cli/`` and is listed
+in ``COMMAND_MODULES``; a module exposes ``commands`` (a click command or
+group) registered here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+
+from ils_bridge.cli.common import CliContext, Group, default_database_url
+
+COMMAND_MODULES = (
+    "ils_bridge.cli.policy",
+)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--database", "database", envvar="ILS_BRIDGE_DATABASE", default=None, metavar="URL",
+              help="Database URL: sqlite:///FILE or postgresql://USER@HOST/DB "
+                   "(env ILS_BRIDGE_DATABASE; default a SQLite file in your data directory).")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), envvar="ILS_BRIDGE_CONFIG",
+              help="Settings file for connectors and servers (env ILS_BRIDGE_CONFIG).")
+@click.option("--library", "library_code", envvar="ILS_BRIDGE_LIBRARY", metavar="CODE",
+              help="Which library, when the database holds more than one (env ILS_BRIDGE_LIBRARY).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables (for scripts).")
+@click.version_option(package_name="ils-bridge")
+@click.pass_context
+def cli(ctx: click.Context, database: str | None, config: Path | None, library_code: str | None, as_json: bool) -> None:
+    """ils-bridge: circulation, cards and fees for libraries, behind SIP2, SRU, Z39.50 and this CLI.
+
+    \b
+    Examples:
+      ils-bridge demo                       # a ready demo library, served on localhost
+      ils-bridge policy validate my.yaml    # check a policy file
+      ils-bridge --json desk checkout 20230001 X0001
+    """
+    state = CliContext(database or default_database_url(), config, as_json, library_code)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+for _name in COMMAND_MODULES:
+    cli.add_command(importlib.import_module(_name).commands)
+
