@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 
-from marc.search.normalize import VALUE_END, VALUE_START, is_lone_cjk, query_tokens
+from marc.search.normalize import VALUE_END, VALUE_START, identifier, is_lone_cjk, query_tokens
 from marc.search.query import (
     AllRecords,
     Bool,
@@ -80,7 +80,8 @@ class Compiler(abc.ABC):
         if clause.index is Index.YEAR:
             op = YEAR_OPERATORS.get(clause.relation, "=")
             return "sql", f"SELECT record_id AS id FROM search_docs WHERE year {op} {self.bind(int(clause.term))}"
-        toks = query_tokens(clause.term)
+        term = identifier(clause.term) if clause.index in (Index.ISBN, Index.ISSN) else clause.term
+        toks = query_tokens(term)
         if not toks:
             return "sql", NO_DOCS
         return "match", self._text(clause, toks)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pymarc
 
-from marc.search.normalize import fold
+from marc.search.normalize import fold, identifier
 from marc.search.query import Index
 
 # tag -> subfield codes taken (None: every subfield)
@@ -87,7 +87,7 @@ def _isxn(values: list[str]) -> list[str]:
     for v in values:
         m = _ISXN.search(v)
         if m:
-            out.append(m.group(0).replace("-", "").lower())
+            out.append(identifier(m.group(0)))
     return out
 
 

@@ -94,3 +94,8 @@ def query_tokens(text: str) -> list[str]:
 
 def is_lone_cjk(token: str) -> bool:
     return len(token) == 1 and is_cjk(token)
+
+
+def identifier(text: str) -> str:
+    """ISBN/ISSN as compared: hyphens and spaces dropped (``0022-2259`` -> ``00222259``)."""
+    return text.replace("-", "").replace(" ", "").lower()
