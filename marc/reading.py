@@ -250,10 +250,8 @@ def _read_iso2709(stream: BinaryIO, base: int, decode: _Decoder, number: int) ->
 def _read_one_iso2709(
     number: int, offset: int, end: int, chunk: bytes, terminated: bool, decode: _Decoder
 ) -> ReadResult:
-    cn = _peek_control_number(chunk)
-
     def fail(reason: str, detail: str) -> ReadResult:
-        return _failure_result(number, offset, end, reason, detail, control_number=cn)
+        return _failure_result(number, offset, end, reason, detail, control_number=_peek_control_number(chunk))
 
     if len(chunk) < LEADER_LENGTH or not chunk[:5].isdigit():
         return fail("bad_leader", f"leader must start with a 5-digit record length, got {chunk[:24]!r}")

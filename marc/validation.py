@@ -9,13 +9,14 @@ per record and imports the record anyway.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 
 import pymarc
 
 _TAG = re.compile(r"^[0-9A-Za-z]{3}$")
-_INDICATOR = re.compile(r"^[0-9a-z ]$")  # MARC21: blank, digit or lower-case letter
-_SUBFIELD_CODE = re.compile(r"^[0-9a-z]$")
+_SUBFIELD_CODES = frozenset(string.digits + string.ascii_lowercase)
+_INDICATORS = _SUBFIELD_CODES | {" "}  # MARC21: blank, digit or lower-case letter
 REPLACEMENT_CHARACTER = "\ufffd"
 
 
@@ -42,10 +43,10 @@ def _field_problem(field: pymarc.Field) -> Problem | None:
     if field.is_control_field():
         return _encoding_problem(field.tag, field.data)
     for position, indicator in enumerate(field.indicators or ("", ""), start=1):
-        if not _INDICATOR.match(indicator or ""):
+        if indicator not in _INDICATORS:
             return Problem("invalid_indicator", f"field {field.tag} indicator {position} is {indicator!r}")
     for subfield in field.subfields:
-        if not _SUBFIELD_CODE.match(subfield.code):
+        if subfield.code not in _SUBFIELD_CODES:
             return Problem("bad_subfield_code", f"field {field.tag} has subfield code {subfield.code!r}")
         problem = _encoding_problem(field.tag, subfield.value)
         if problem:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ils_bridge import money
@@ -97,6 +97,25 @@ _ITEM_COLUMNS = tuple(name for name in Item.__dataclass_fields__ if name not in 
 _BIB_COLUMNS = (
     "marc", "title", "author", "pub_year", "language", "control_number", "control_source",
 )
+
+
+# Statements built once: an import runs them for every record.
+_INSERT_BIB = insert(bib_records)
+_INSERT_KEY = insert(record_keys)
+_INSERT_ITEM = insert(items)
+_FIND_KEYS = (
+    select(record_keys.c.kind, record_keys.c.value, record_keys.c.record_id, bib_records.c.deleted)
+    .join(bib_records, bib_records.c.id == record_keys.c.record_id)
+    .where(
+        record_keys.c.library_id == bindparam("library_id"),
+        record_keys.c.kind.in_(bindparam("kinds", expanding=True)),
+        record_keys.c.value.in_(bindparam("values", expanding=True)),
+    )
+)
+_BARCODE_HOLDERS = select(items.c.barcode, items.c.bib_id).where(
+    items.c.library_id == bindparam("library_id"), items.c.barcode.in_(bindparam("barcodes", expanding=True))
+)
+_BARCODES_OF_RECORD = select(items.c.barcode).where(items.c.bib_id == bindparam("bib_id"))
 
 
 class Catalogue:
@@ -216,21 +235,24 @@ class CatalogueBatch:
         self.clock = clock
 
     def find_match(self, keys: Iterable[tuple[str, str]]) -> int | None:
-        """The record holding the first key that matches (keys are tried in the order given)."""
-        for kind, value in keys:
-            found = self.conn.scalar(
-                select(record_keys.c.record_id)
-                .join(bib_records, bib_records.c.id == record_keys.c.record_id)
-                .where(
-                    record_keys.c.library_id == self.library_id,
-                    record_keys.c.kind == kind,
-                    record_keys.c.value == value,
-                )
-                .order_by(bib_records.c.deleted, record_keys.c.record_id)
-                .limit(1)
-            )
-            if found is not None:
-                return found
+        """The record holding the first key that matches (keys are tried in the order given).
+
+        A live record wins over a deleted one holding the same key.
+        """
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return None
+        rows = self.conn.execute(
+            _FIND_KEYS,
+            {"library_id": self.library_id, "kinds": list({k for k, _ in keys}), "values": list({v for _, v in keys})},
+        ).all()
+        holders: dict[tuple[str, str], tuple[bool, int]] = {}
+        for row in rows:  # kind IN / value IN (which the index serves) may pair them wrongly: keep exact pairs
+            candidate = (row.deleted, row.record_id)
+            holders[(row.kind, row.value)] = min(holders.get((row.kind, row.value), candidate), candidate)
+        for key in keys:
+            if key in holders:
+                return holders[key][1]
         return None
 
     def add(self, entry: BibEntry, items_: Sequence[Item] = ()) -> int:
@@ -238,12 +260,12 @@ class CatalogueBatch:
             self._check_barcodes(None, items_)
             now = self.clock()
             record_id = self.conn.execute(
-                insert(bib_records).values(
-                    library_id=self.library_id, created_at=now, updated_at=now, deleted=False, **_bib_values(entry)
-                )
+                _INSERT_BIB,
+                {"library_id": self.library_id, "created_at": now, "updated_at": now, "deleted": False,
+                 **_bib_values(entry)},
             ).inserted_primary_key[0]
             self._write_keys(record_id, entry.keys)
-            self._upsert_items(record_id, items_, now)
+            self._insert_items(record_id, items_, now)
             return record_id
 
     def replace(self, record_id: int, entry: BibEntry, items_: Sequence[Item] = ()) -> HoldingsChange:
@@ -307,19 +329,15 @@ class CatalogueBatch:
             raise CatalogueError(f"barcode {repeated[0]} appears twice in the record")
         if not barcodes:
             return
-        elsewhere = select(items.c.barcode, items.c.bib_id).where(
-            items.c.library_id == self.library_id, items.c.barcode.in_(barcodes)
-        )
-        if record_id is not None:
-            elsewhere = elsewhere.where(items.c.bib_id != record_id)
-        taken = self.conn.execute(elsewhere).first()
-        if taken is not None:
-            raise CatalogueError(f"barcode {taken.barcode} already belongs to record {taken.bib_id}")
+        holders = self.conn.execute(_BARCODE_HOLDERS, {"library_id": self.library_id, "barcodes": barcodes})
+        for barcode, holder in holders:
+            if holder != record_id:
+                raise CatalogueError(f"barcode {barcode} already belongs to record {holder}")
 
     def _write_keys(self, record_id: int, keys: Sequence[tuple[str, str]]) -> None:
         if keys:
             self.conn.execute(
-                insert(record_keys),
+                _INSERT_KEY,
                 [
                     {"record_id": record_id, "library_id": self.library_id, "kind": kind, "value": value}
                     for kind, value in dict.fromkeys(keys)
@@ -327,21 +345,9 @@ class CatalogueBatch:
             )
 
     def _upsert_items(self, record_id: int, items_: Sequence[Item], now: dt.datetime) -> HoldingsChange:
-        known = set(
-            self.conn.scalars(
-                select(items.c.barcode).where(items.c.bib_id == record_id, items.c.library_id == self.library_id)
-            )
-        )
+        known = set(self.conn.scalars(_BARCODES_OF_RECORD, {"bib_id": record_id}))
         new = [item for item in items_ if item.barcode not in known]
-        if new:
-            self.conn.execute(
-                insert(items),
-                [
-                    {**_item_values(item), "library_id": self.library_id, "bib_id": record_id,
-                     "status": "available", "created_at": now, "updated_at": now}
-                    for item in new
-                ],
-            )
+        self._insert_items(record_id, new, now)
         for item in items_:
             if item.barcode in known:
                 self.conn.execute(
@@ -350,6 +356,17 @@ class CatalogueBatch:
                     .values(**_item_values(item), updated_at=now)
                 )
         return HoldingsChange(added=len(new), updated=len(items_) - len(new))
+
+    def _insert_items(self, record_id: int, items_: Sequence[Item], now: dt.datetime) -> None:
+        if items_:
+            self.conn.execute(
+                _INSERT_ITEM,
+                [
+                    {**_item_values(item), "library_id": self.library_id, "bib_id": record_id,
+                     "status": "available", "created_at": now, "updated_at": now}
+                    for item in items_
+                ],
+            )
 
 
 def _open_sqlite_transaction(conn: Connection) -> None:

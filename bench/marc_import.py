@@ -1,0 +1,171 @@
+"""MARC import throughput and memory, against pymarc's bare parse rate in the same run.
+
+    python bench/marc_import.py [--source BooksAll.2016.part01.utf8] [--records 50000]
+                                [--small 10000] [--large 1000000] [--skip-memory]
+
+1. Throughput on the first ``--records`` LoC records: pymarc's MARCReader
+   alone (the baseline), our reader with the pymarc and the rmarc decoder,
+   and a full import (match, split holdings, store) into a SQLite file with
+   each decoder.  Figures are records/s and ratios to the baseline.
+2. Peak memory (max RSS of a child process) importing ``--small`` and
+   ``--large`` generated records (LoC templates with fresh 001s): streaming
+   means the two should be close.
+
+The source file comes from pymarc's sdist (BooksAll.2016.part01.utf8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pymarc  # noqa: E402
+import sqlalchemy  # noqa: E402
+
+from ils_bridge.services.catalogue import Catalogue  # noqa: E402
+from ils_bridge.storage.schema import libraries, metadata  # noqa: E402
+from marc.importer import import_files  # noqa: E402
+from marc.reading import read_records  # noqa: E402
+
+DEFAULT_SOURCE = Path("/tmp/pymarc-5.4.0/BooksAll.2016.part01.utf8")
+
+
+def first_records(source: Path, count: int, destination: Path) -> int:
+    """Copy the first ``count`` raw records of the source file; returns the number copied."""
+    copied = 0
+    with open(source, "rb") as stream, open(destination, "wb") as out:
+        for raw in itertools.islice(_raw_records(stream), count):
+            out.write(raw)
+            copied += 1
+    return copied
+
+
+def _raw_records(stream):
+    buffer = b""
+    while block := stream.read(1 << 20):
+        buffer += block
+        *records, buffer = buffer.split(b"\x1d")
+        for record in records:
+            yield record + b"\x1d"
+
+
+def generate(source: Path, count: int, destination: Path) -> None:
+    """``count`` records: LoC templates whose 001 (same length) is replaced by a unique number."""
+    with open(source, "rb") as stream:
+        templates = [raw for raw in itertools.islice(_raw_records(stream), 2000) if raw[24:27] == b"001"]
+    with open(destination, "wb") as out:
+        for number in range(count):
+            raw = templates[number % len(templates)]
+            base, length = int(raw[12:17]), int(raw[27:31])
+            unique = f"G{number:0{length - 2}d}".encode()[: length - 1]
+            out.write(raw[:base] + unique + raw[base + length - 1 :])
+
+
+def rate(label: str, work, records: int, baseline: float | None) -> float:
+    started = time.perf_counter()
+    work()
+    per_second = records / (time.perf_counter() - started)
+    ratio = f"  {per_second / baseline:5.2f}x pymarc parse" if baseline else ""
+    print(f"  {label:<38} {per_second:10,.0f} records/s{ratio}", flush=True)
+    return per_second
+
+
+def new_catalogue(directory: Path, name: str) -> Catalogue:
+    engine = sqlalchemy.create_engine(f"sqlite:///{directory / name}")
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(libraries.insert().values(id=1, code="bench", name="Bench", currency="USD", timezone="UTC"))
+    return Catalogue(engine, 1)
+
+
+def throughput(source: Path, count: int, work_dir: Path, parsers: list[str]) -> None:
+    sample = work_dir / "sample.mrc"
+    records = first_records(source, count, sample)
+    print(f"Throughput on the first {records:,} records of {source.name}")
+
+    def pymarc_parse() -> None:
+        with open(sample, "rb") as stream:
+            for _ in pymarc.MARCReader(stream):
+                pass
+
+    baseline = rate("pymarc MARCReader (baseline)", pymarc_parse, records, None)
+    results = {}
+    for parser in parsers:
+        rate(f"read_records, {parser} decoder", lambda: sum(1 for _ in read_records(sample, parser=parser)), records, baseline)
+    for parser in parsers:
+        catalogue = new_catalogue(work_dir, f"{parser}.db")
+        results[parser] = rate(
+            f"import_files, {parser} decoder", lambda: import_files(catalogue, [sample], parser=parser), records, baseline
+        )
+    if len(results) > 1:
+        winner = max(results, key=results.get)
+        print(f"  faster import: {winner} ({results[winner] / min(results.values()):.2f}x)")
+
+
+def peak_memory(source: Path, sizes: list[int], work_dir: Path) -> None:
+    print("Peak memory of an import (max RSS of a fresh process)")
+    for size in sizes:
+        generated = work_dir / f"generated-{size}.mrc"
+        generate(source, size, generated)
+        started = time.perf_counter()
+        child = subprocess.run(
+            [sys.executable, __file__, "--child-import", str(generated), "--work-dir", str(work_dir)],
+            capture_output=True, text=True, check=True,
+        )
+        figures = json.loads(child.stdout.strip().splitlines()[-1])
+        seconds = time.perf_counter() - started
+        print(
+            f"  {size:>9,} records: peak {figures['max_rss_mb']:7.1f} MB, "
+            f"{figures['added']:,} added in {seconds:.0f} s ({size / seconds:,.0f} records/s)",
+            flush=True,
+        )
+        generated.unlink()
+
+
+def child_import(path: Path, work_dir: Path) -> None:
+    catalogue = new_catalogue(work_dir, f"{path.stem}.db")
+    report = import_files(catalogue, [path], mode="add")  # generated records share ISBNs and 035s
+    max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"max_rss_mb": max_rss_mb, "added": report.added}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--child-import", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_import:
+        child_import(args.child_import, args.work_dir)
+        return
+    if not args.source.exists():
+        sys.exit(f"{args.source} not found: extract pymarc's sdist or pass --source")
+    parsers = ["pymarc"]
+    try:
+        import rmarc  # noqa: F401
+
+        parsers.append("rmarc")
+    except ImportError:
+        print("(rmarc not installed: pip install rmarc to compare it)")
+    with tempfile.TemporaryDirectory() as work:
+        throughput(args.source, args.records, Path(work), parsers)
+        if not args.skip_memory:
+            peak_memory(args.source, [args.small, args.large], Path(work))
+
+
+if __name__ == "__main__":
+    main()
