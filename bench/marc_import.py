@@ -101,11 +101,19 @@ def throughput(source: Path, count: int, work_dir: Path, parsers: list[str]) -> 
     baseline = rate("pymarc MARCReader (baseline)", pymarc_parse, records, None)
     results = {}
     for parser in parsers:
-        rate(f"read_records, {parser} decoder", lambda: sum(1 for _ in read_records(sample, parser=parser)), records, baseline)
+        rate(
+            f"read_records, {parser} decoder",
+            lambda p=parser: sum(1 for _ in read_records(sample, parser=p)),
+            records,
+            baseline,
+        )
     for parser in parsers:
         catalogue = new_catalogue(work_dir, f"{parser}.db")
         results[parser] = rate(
-            f"import_files, {parser} decoder", lambda: import_files(catalogue, [sample], parser=parser), records, baseline
+            f"import_files, {parser} decoder",
+            lambda c=catalogue, p=parser: import_files(c, [sample], parser=p),
+            records,
+            baseline,
         )
     if len(results) > 1:
         winner = max(results, key=results.get)
@@ -120,7 +128,9 @@ def peak_memory(source: Path, sizes: list[int], work_dir: Path) -> None:
         started = time.perf_counter()
         child = subprocess.run(
             [sys.executable, __file__, "--child-import", str(generated), "--work-dir", str(work_dir)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         figures = json.loads(child.stdout.strip().splitlines()[-1])
         seconds = time.perf_counter() - started

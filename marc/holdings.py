@@ -23,13 +23,37 @@ from ils_bridge.services.catalogue import Item
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 ITEM_ATTRIBUTES = (
-    "barcode", "branch", "location", "collection", "call_number", "item_type", "price", "copy_number", "volume",
+    "barcode",
+    "branch",
+    "location",
+    "collection",
+    "call_number",
+    "item_type",
+    "price",
+    "copy_number",
+    "volume",
 )
 # MARC21 leader/06 (type of record) and 06-07 (with bibliographic level) -> material.
 LEADER_MATERIALS: dict[str, str] = {
-    "am": "book", "aa": "book", "ac": "book", "as": "serial", "ab": "serial", "ai": "serial",
-    "t": "manuscript", "e": "map", "f": "map", "c": "score", "d": "score", "i": "audio", "j": "audio",
-    "g": "video", "k": "image", "m": "electronic", "o": "kit", "p": "mixed", "r": "object",
+    "am": "book",
+    "aa": "book",
+    "ac": "book",
+    "as": "serial",
+    "ab": "serial",
+    "ai": "serial",
+    "t": "manuscript",
+    "e": "map",
+    "f": "map",
+    "c": "score",
+    "d": "score",
+    "i": "audio",
+    "j": "audio",
+    "g": "video",
+    "k": "image",
+    "m": "electronic",
+    "o": "kit",
+    "p": "mixed",
+    "r": "object",
 }
 LINK_SUBFIELD = "8"  # MARC21 field link and sequence number: "1.2" -> link 1
 
@@ -123,8 +147,19 @@ class BibAttributes:
 # --- prices ---------------------------------------------------------------
 
 _CURRENCY_SIGNS = {
-    "$": "USD", "US$": "USD", "¥": "CNY", "￥": "CNY", "元": "CNY", "RMB": "CNY",
-    "₫": "VND", "đ": "VND", "VNĐ": "VND", "VNĐ.": "VND", "£": "GBP", "€": "EUR", "円": "JPY",
+    "$": "USD",
+    "US$": "USD",
+    "¥": "CNY",
+    "￥": "CNY",
+    "元": "CNY",
+    "RMB": "CNY",
+    "₫": "VND",
+    "đ": "VND",
+    "VNĐ": "VND",
+    "VNĐ.": "VND",
+    "£": "GBP",
+    "€": "EUR",
+    "円": "JPY",
 }
 _NUMBER = re.compile(r"\d[\d.,  ]*\d|\d")
 _CODE = re.compile(r"(?<![A-Za-z])[A-Za-z]{3}(?![A-Za-z])")
@@ -253,9 +288,7 @@ def items_of_record(record: pymarc.Record, mapping: HoldingsMapping, default_cur
     currency = mapping.currency or default_currency
     items = []
     for item_field, location_field in _item_fields(record, mapping):
-        values = {
-            name: _read(source, item_field, location_field) for name, source in mapping.attributes.items()
-        }
+        values = {name: _read(source, item_field, location_field) for name, source in mapping.attributes.items()}
         barcode = values.pop("barcode")
         if not barcode:
             continue
@@ -313,9 +346,7 @@ def _material(item_type: str | None, record: pymarc.Record, mapping: HoldingsMap
         return mapping.item_types.get(item_type, item_type)[:64]
     leader = str(record.leader)
     return (
-        mapping.leader_materials.get(leader[6:8])
-        or mapping.leader_materials.get(leader[6])
-        or mapping.default_material
+        mapping.leader_materials.get(leader[6:8]) or mapping.leader_materials.get(leader[6]) or mapping.default_material
     )
 
 
@@ -369,4 +400,3 @@ def _subfields(values: dict[str, str | None], mapping: HoldingsMapping, in_locat
             # an attribute read from several subfields (852 $h $i) goes back whole into the first
             subfields.append(pymarc.Subfield(source.codes[0], str(value)))
     return subfields
-

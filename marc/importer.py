@@ -123,7 +123,10 @@ class Checkpoint:
         if not self.path:
             return
         self.state[str(source.resolve())] = {
-            "size": source.stat().st_size, "offset": offset, "records": records, "done": done,
+            "size": source.stat().st_size,
+            "offset": offset,
+            "records": records,
+            "done": done,
         }
         temporary = self.path.with_suffix(self.path.suffix + ".tmp")
         temporary.write_text(json.dumps(self.state, indent=1), encoding="utf-8")
@@ -204,8 +207,17 @@ class _ImportRun:
             self.checkpoint.save(path, *self.position, done=last)
         if self.progress:
             elapsed = max(time.monotonic() - self.started, 1e-9)
-            self.progress(Progress(str(path), self.report.records, self.report.added, self.report.updated,
-                                   self.report.skipped, self.report.failed, self.report.records / elapsed))
+            self.progress(
+                Progress(
+                    str(path),
+                    self.report.records,
+                    self.report.added,
+                    self.report.updated,
+                    self.report.skipped,
+                    self.report.failed,
+                    self.report.records / elapsed,
+                )
+            )
 
     def _import_one(self, writer: CatalogueBatch, path: Path, result: ReadResult) -> None:
         if result.failure:
@@ -220,9 +232,11 @@ class _ImportRun:
             entry, items = catalogue_entry(record, self.mapping, self.catalogue.currency)
             self._write(writer, entry, items)
         except (CatalogueError, ValueError, pymarc.PymarcException) as exc:
-            self.report.fail(ImportFailure(
-                str(path), result.number, result.offset, matching.control_number(record), "rejected", str(exc)
-            ))
+            self.report.fail(
+                ImportFailure(
+                    str(path), result.number, result.offset, matching.control_number(record), "rejected", str(exc)
+                )
+            )
 
     def _write(self, writer: CatalogueBatch, entry: BibEntry, items: list[Item]) -> None:
         match = None if self.mode == "add" else writer.find_match(entry.keys)
@@ -249,7 +263,9 @@ class _ImportRun:
             self.report.lint.append(LintWarnings(str(path), number, matching.control_number(record), warnings))
 
 
-def catalogue_entry(record: pymarc.Record, mapping: HoldingsMapping, currency: str | None) -> tuple[BibEntry, list[Item]]:
+def catalogue_entry(
+    record: pymarc.Record, mapping: HoldingsMapping, currency: str | None
+) -> tuple[BibEntry, list[Item]]:
     """What the catalogue stores for one record: the bare bibliographic record and its items."""
     bare = holdings.without_holdings(record, mapping)
     entry = BibEntry(

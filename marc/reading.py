@@ -173,6 +173,7 @@ def _checked(number: int, offset: int | None, end: int | None, record: pymarc.Re
 
 # --- ISO 2709 -------------------------------------------------------------
 
+
 class _Decoder:
     """Turns one raw ISO 2709 record into a pymarc Record in UTF-8."""
 
@@ -366,8 +367,13 @@ def _record_from_xml(number: int, element: etree._Element) -> ReadResult:
     cn = control_number(record)
     if leader_text is None or len(leader_text) != LEADER_LENGTH:
         return _failure_result(
-            number, None, None, "bad_leader", f"leader must be 24 characters, got {leader_text!r}",
-            control_number=cn, line=line,
+            number,
+            None,
+            None,
+            "bad_leader",
+            f"leader must be 24 characters, got {leader_text!r}",
+            control_number=cn,
+            line=line,
         )
     record.leader = pymarc.Leader(leader_text[:9] + "a" + leader_text[10:])
     return _checked(number, None, None, record, line=line)
@@ -433,8 +439,8 @@ def _utf8_length(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def _read_json(stream: BinaryIO, base: int, number: int) -> Iterator[ReadResult]:
-    for number, (offset, end, obj) in enumerate(_json_objects(stream, base), start=number + 1):
+def _read_json(stream: BinaryIO, base: int, records_before: int) -> Iterator[ReadResult]:
+    for number, (offset, end, obj) in enumerate(_json_objects(stream, base), start=records_before + 1):
         if isinstance(obj, json.JSONDecodeError):
             yield _failure_result(number, offset, end, "bad_json", f"{obj.msg} (line {obj.lineno} of the record)")
             continue

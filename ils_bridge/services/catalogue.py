@@ -31,7 +31,7 @@ Clock = Callable[[], dt.datetime]
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class CatalogueError(ValueError):
@@ -95,7 +95,13 @@ class HoldingsChange:
 
 _ITEM_COLUMNS = tuple(name for name in Item.__dataclass_fields__ if name not in ("price", "currency"))
 _BIB_COLUMNS = (
-    "marc", "title", "author", "pub_year", "language", "control_number", "control_source",
+    "marc",
+    "title",
+    "author",
+    "pub_year",
+    "language",
+    "control_number",
+    "control_source",
 )
 
 
@@ -261,8 +267,13 @@ class CatalogueBatch:
             now = self.clock()
             record_id = self.conn.execute(
                 _INSERT_BIB,
-                {"library_id": self.library_id, "created_at": now, "updated_at": now, "deleted": False,
-                 **_bib_values(entry)},
+                {
+                    "library_id": self.library_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "deleted": False,
+                    **_bib_values(entry),
+                },
             ).inserted_primary_key[0]
             self._write_keys(record_id, entry.keys)
             self._insert_items(record_id, items_, now)
@@ -362,8 +373,14 @@ class CatalogueBatch:
             self.conn.execute(
                 _INSERT_ITEM,
                 [
-                    {**_item_values(item), "library_id": self.library_id, "bib_id": record_id,
-                     "status": "available", "created_at": now, "updated_at": now}
+                    {
+                        **_item_values(item),
+                        "library_id": self.library_id,
+                        "bib_id": record_id,
+                        "status": "available",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
                     for item in items_
                 ],
             )

@@ -16,7 +16,7 @@ class StepClock:
     """A clock the test moves by hand."""
 
     def __init__(self) -> None:
-        self.now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        self.now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
     def __call__(self) -> dt.datetime:
         return self.now
@@ -36,8 +36,12 @@ def engine() -> sqlalchemy.Engine:
     engine = sqlalchemy.create_engine("sqlite://")
     metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(libraries.insert().values(id=1, code="xz", name="Xuzhou", currency="CNY", timezone="Asia/Shanghai"))
-        conn.execute(libraries.insert().values(id=2, code="hn", name="Hanoi", currency="VND", timezone="Asia/Ho_Chi_Minh"))
+        conn.execute(
+            libraries.insert().values(id=1, code="xz", name="Xuzhou", currency="CNY", timezone="Asia/Shanghai")
+        )
+        conn.execute(
+            libraries.insert().values(id=2, code="hn", name="Hanoi", currency="VND", timezone="Asia/Ho_Chi_Minh")
+        )
     return engine
 
 

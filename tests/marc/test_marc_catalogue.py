@@ -30,7 +30,9 @@ def test_unknown_library_is_refused(engine):
 
 
 def test_add_and_read_back_with_items(catalogue):
-    record_id = catalogue.add(entry(1, pub_year=2022, language="chi"), [item("B1", price=Decimal("89.00"), currency="CNY")])
+    record_id = catalogue.add(
+        entry(1, pub_year=2022, language="chi"), [item("B1", price=Decimal("89.00"), currency="CNY")]
+    )
     stored = catalogue.get(record_id)
     assert (stored.title, stored.pub_year, stored.language, stored.marc) == ("Title 1", 2022, "chi", b"raw1")
     assert catalogue.items_of(record_id) == [item("B1", price=Decimal("89.00"), currency="CNY")]
@@ -65,15 +67,20 @@ def test_replace_updates_record_and_items_but_keeps_circulation_state(catalogue,
     with engine.begin() as conn:
         conn.execute(items.update().values(status="checked_out", times_loaned=3))
     clock.advance(days=1)
-    change = catalogue.replace(record_id, entry(1, title="New title", keys=[("isbn", "9787111544937")]),
-                               [item("B1", branch="EAST"), item("B2")])
+    change = catalogue.replace(
+        record_id,
+        entry(1, title="New title", keys=[("isbn", "9787111544937")]),
+        [item("B1", branch="EAST"), item("B2")],
+    )
     assert (change.added, change.updated) == (1, 1)
     stored = catalogue.get(record_id)
     assert stored.title == "New title" and stored.updated_at == clock.now
     assert catalogue.find_match([("control", "c1")]) is None
     assert catalogue.find_match([("isbn", "9787111544937")]) == record_id
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(items.c.barcode, items.c.branch, items.c.status, items.c.times_loaned).order_by(items.c.barcode)).all()
+        rows = conn.execute(
+            sa.select(items.c.barcode, items.c.branch, items.c.status, items.c.times_loaned).order_by(items.c.barcode)
+        ).all()
     assert rows == [("B1", "EAST", "checked_out", 3), ("B2", None, "available", 0)]
 
 

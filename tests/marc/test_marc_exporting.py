@@ -39,7 +39,15 @@ def yaz_check(path, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["iso2709", "marcxml", "json"])
-@pytest.mark.parametrize(("source", "mapping"), [("loc_books.mrc", "marc21"), ("unicode_852.mrc", "marc21"), ("unicode_952.mrc", "koha952"), ("marc8.mrc", "marc21")])
+@pytest.mark.parametrize(
+    ("source", "mapping"),
+    [
+        ("loc_books.mrc", "marc21"),
+        ("unicode_852.mrc", "marc21"),
+        ("unicode_952.mrc", "koha952"),
+        ("marc8.mrc", "marc21"),
+    ],
+)
 def test_round_trip_is_lossless_for_bibliographic_fields(catalogue, data, tmp_path, fmt, source, mapping):
     import_files(catalogue, [data / source], mapping=mapping)
     out = tmp_path / f"out.{fmt}"
@@ -92,7 +100,9 @@ def test_yaz_check_catches_a_broken_file(data):
 def test_exports_reread_identically_by_pymarc(catalogue, data):
     import_files(catalogue, [data / "unicode_952.mrc"], mapping="koha952")
     binary = [r.as_marc() for r in pymarc.MARCReader(io.BytesIO(exported(catalogue, "iso2709", mapping="koha952")))]
-    from_xml = [r.as_marc() for r in pymarc.parse_xml_to_array(io.BytesIO(exported(catalogue, "marcxml", mapping="koha952")))]
+    from_xml = [
+        r.as_marc() for r in pymarc.parse_xml_to_array(io.BytesIO(exported(catalogue, "marcxml", mapping="koha952")))
+    ]
     from_json = [r.as_marc() for r in pymarc.JSONReader(exported(catalogue, "json", mapping="koha952").decode())]
     assert binary == from_xml == from_json and len(binary) == 2
 
@@ -101,7 +111,8 @@ def test_holdings_embedded_with_the_mapping(catalogue, data):
     import_files(catalogue, [data / "unicode_952.mrc"], mapping="koha952")
     as_952 = next(pymarc.MARCReader(io.BytesIO(exported(catalogue, "iso2709", mapping="koha952"))))
     assert [(f["p"], f["y"], f.get("g")) for f in as_952.get_fields("952")] == [
-        ("C0000001", "BK", "89.00"), ("C0000002", "REF", "89.00")
+        ("C0000001", "BK", "89.00"),
+        ("C0000002", "REF", "89.00"),
     ]
     as_852 = next(pymarc.MARCReader(io.BytesIO(exported(catalogue, "iso2709", mapping="marc21"))))
     assert [(f["8"], f["b"]) for f in as_852.get_fields("852")] == [("1", "MAIN"), ("2", "EAST")]
@@ -126,9 +137,13 @@ def test_filter_by_changed_since_ids_and_deleted(catalogue, clock, data):
     import_files(catalogue, [data / "unicode_852.mrc"])
     recent = list(pymarc.MARCReader(io.BytesIO(exported(catalogue, "iso2709", since=since))))
     assert [r["001"].data for r in recent] == ["CN0001", "VN0001"]
-    with_deleted = list(pymarc.MARCReader(io.BytesIO(exported(catalogue, "iso2709", since=since, include_deleted=True))))
+    with_deleted = list(
+        pymarc.MARCReader(io.BytesIO(exported(catalogue, "iso2709", since=since, include_deleted=True)))
+    )
     assert [(r["001"].data.strip(), r.leader[5] == "d") for r in with_deleted] == [
-        (ids_001[5], True), ("CN0001", False), ("VN0001", False)
+        (ids_001[5], True),
+        ("CN0001", False),
+        ("VN0001", False),
     ]
     chosen = list(pymarc.MARCReader(io.BytesIO(exported(catalogue, "iso2709", record_ids=ids[:3]))))
     assert len(chosen) == 3

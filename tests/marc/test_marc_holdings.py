@@ -50,7 +50,12 @@ def test_koha_952_items_with_policy_attributes(data):
     mapping = HoldingsMapping.load("koha952")
     chinese, vietnamese = sample(data, "unicode_952.mrc")
     first, second = items_of_record(chinese, mapping, "CNY")
-    assert (first.barcode, first.branch, first.location, first.call_number) == ("C0000001", "MAIN", "STACKS", "TP312/Z78")
+    assert (first.barcode, first.branch, first.location, first.call_number) == (
+        "C0000001",
+        "MAIN",
+        "STACKS",
+        "TP312/Z78",
+    )
     assert (first.material, second.material) == ("book", "reference")
     assert (first.collection, first.copy_number, second.copy_number) == ("GEN", "1", "2")
     assert (first.language, first.classification, first.pub_year) == ("chi", "TP312", 2022)
@@ -65,7 +70,12 @@ def test_marc21_852_876_items_linked_by_field_link(data):
     mapping = HoldingsMapping.load("marc21")
     chinese, vietnamese = sample(data, "unicode_852.mrc")
     first, second = items_of_record(chinese, mapping, "CNY")
-    assert (first.barcode, first.branch, first.location, first.call_number) == ("C0000001", "MAIN", "STACKS", "TP312 Z78")
+    assert (first.barcode, first.branch, first.location, first.call_number) == (
+        "C0000001",
+        "MAIN",
+        "STACKS",
+        "TP312 Z78",
+    )
     assert (second.barcode, second.branch, second.location) == ("C0000002", "EAST", "REF")
     assert first.material == "book"  # leader/06-07 "am"
     assert (first.price, first.currency) == (Decimal("89.00"), "CNY")
@@ -118,4 +128,7 @@ def test_custom_mapping_file(tmp_path, data):
         "item_types: {BK: monograph}\ncurrency: CNY\n"
     )
     items = items_of_record(sample(data, "unicode_952.mrc")[0], HoldingsMapping.load(custom), None)
-    assert [(i.barcode, i.material, i.location) for i in items] == [("C0000001", "monograph", None), ("C0000002", "REF", None)]
+    assert [(i.barcode, i.material, i.location) for i in items] == [
+        ("C0000001", "monograph", None),
+        ("C0000002", "REF", None),
+    ]

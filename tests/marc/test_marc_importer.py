@@ -13,8 +13,10 @@ from marc.reading import read_records
 def test_import_counts_and_failures_across_files(catalogue, data):
     seen = []
     report = import_files(
-        catalogue, [data / "loc_books.mrc", data / "bad_length.mrc", data / "truncated.mrc"],
-        batch_size=50, progress=seen.append,
+        catalogue,
+        [data / "loc_books.mrc", data / "bad_length.mrc", data / "truncated.mrc"],
+        batch_size=50,
+        progress=seen.append,
     )
     # bad_length: CN0001 + VN0001 good; truncated: the same two again (skipped) + a truncated one
     assert (report.added, report.skipped, report.failed) == (202, 2, 2)
@@ -68,7 +70,11 @@ def test_merge_holdings_adds_items_to_the_matched_record(catalogue, data, tmp_pa
     record = next(read_records(data / "unicode_952.mrc")).record
     record.remove_fields("952")
     record["245"]["a"] = "ignored title"
-    record.add_ordered_field(pymarc.Field("952", pymarc.Indicators(" ", " "), [pymarc.Subfield("p", "C0000003"), pymarc.Subfield("a", "WEST")]))
+    record.add_ordered_field(
+        pymarc.Field(
+            "952", pymarc.Indicators(" ", " "), [pymarc.Subfield("p", "C0000003"), pymarc.Subfield("a", "WEST")]
+        )
+    )
     extra = tmp_path / "extra.mrc"
     extra.write_bytes(record.as_marc())
     report = import_files(catalogue, [extra], mode="merge_holdings", mapping="koha952")
@@ -112,7 +118,9 @@ def test_interrupted_run_resumes_from_the_checkpoint(catalogue, data, tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        import_files(catalogue, [data / "loc_books.mrc"], batch_size=40, checkpoint=checkpoint, progress=stop_after_two_batches)
+        import_files(
+            catalogue, [data / "loc_books.mrc"], batch_size=40, checkpoint=checkpoint, progress=stop_after_two_batches
+        )
     assert len(list(catalogue.iter_records())) == 80
     resumed = import_files(catalogue, [data / "loc_books.mrc"], mode="add", batch_size=40, checkpoint=checkpoint)
     # "add" would duplicate anything read twice: the checkpoint makes it start at record 81

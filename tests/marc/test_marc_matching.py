@@ -22,7 +22,9 @@ def test_isbn_normalised_to_isbn13_with_check_digit(text, expected):
     assert normalize_isbn(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [("0378-5955", "0378-5955"), ("03785955", "0378-5955"), ("0378-5954", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("0378-5955", "0378-5955"), ("03785955", "0378-5955"), ("0378-5954", None)]
+)
 def test_issn(text, expected):
     assert normalize_issn(text) == expected
 
@@ -32,7 +34,9 @@ def test_match_keys_in_strength_order():
     record.add_field(
         pymarc.Field("001", data=" 00000002 "),
         pymarc.Field("003", data="DLC"),
-        pymarc.Field("020", pymarc.Indicators(" ", " "), [pymarc.Subfield("a", "0-19-852663-6"), pymarc.Subfield("c", "$5")]),
+        pymarc.Field(
+            "020", pymarc.Indicators(" ", " "), [pymarc.Subfield("a", "0-19-852663-6"), pymarc.Subfield("c", "$5")]
+        ),
         pymarc.Field("020", pymarc.Indicators(" ", " "), [pymarc.Subfield("a", "9780198526636")]),  # same ISBN
         pymarc.Field("022", pymarc.Indicators(" ", " "), [pymarc.Subfield("a", "0378-5955")]),
         pymarc.Field("035", pymarc.Indicators(" ", " "), [pymarc.Subfield("a", "(OCoLC)5853149")]),

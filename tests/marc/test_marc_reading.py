@@ -164,3 +164,28 @@ def test_rmarc_parser_gives_the_same_records(data):
     assert [r.failure.reason for r in records(data / "bad_directory.mrc", parser="rmarc") if r.failure] == [
         "bad_directory"
     ]
+
+
+def test_bad_record_inside_marcxml_does_not_stop_the_others():
+    def record(leader: str, title: str) -> str:
+        return (
+            f"<record><leader>{leader}</leader><controlfield tag='001'>{title}</controlfield>"
+            f"<datafield tag='245' ind1='0' ind2='0'><subfield code='a'>{title}</subfield></datafield></record>"
+        )
+
+    good = "00000nam a2200000 a 4500"
+    body = record(good, "one") + record("short", "two") + record(good, "three")
+    xml = f"<collection xmlns='http://www.loc.gov/MARC21/slim'>{body}</collection>"
+    results = records(io.BytesIO(xml.encode()))
+    assert [r.record["245"]["a"] if r.record else r.failure.reason for r in results] == ["one", "bad_leader", "three"]
+    assert results[1].failure.control_number == "two" and results[1].failure.line == 1
+
+
+@pytest.mark.parametrize("forced", ["marcxml", "json"])
+def test_a_wrong_forced_format_gives_failures_not_exceptions(data, forced):
+    results = records(data / "unicode_852.mrc", format=forced)
+    assert results and all(r.failure for r in results)
+
+
+def test_format_override_reads_what_detection_would(data):
+    assert len(records(data / "loc_books.json", format="json")) == 20

@@ -10,9 +10,8 @@ rebuilds them if the records need to change.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sys
+from pathlib import Path
 
 from pymarc import Field, Indicators, Leader, MARCReader, Record, Subfield, XMLWriter
 
@@ -34,28 +33,34 @@ def _data(tag: str, *pairs: str, ind: Indicators = BLANK) -> Field:
 
 
 def chinese() -> Record:
-    return _record("CN0001", [
-        Field("008", data="230115s2022    cc a          000 0 chi d"),
-        _data("020", "a", "978-7-111-54493-7", "c", "CNY89.00"),
-        _data("041", "a", "chi", ind=Indicators("0", " ")),
-        _data("084", "a", "TP312", "2", "clc"),
-        _data("100", "a", "周志华", ind=Indicators("1", " ")),
-        _data("245", "a", "机器学习 /", "c", "周志华著.", ind=Indicators("1", "0")),
-        _data("264", "a", "北京 :", "b", "清华大学出版社,", "c", "2022.", ind=Indicators(" ", "1")),
-        _data("365", "b", "89.00", "c", "CNY"),
-        _data("650", "a", "机器学习", ind=Indicators(" ", "7")),
-    ])
+    return _record(
+        "CN0001",
+        [
+            Field("008", data="230115s2022    cc a          000 0 chi d"),
+            _data("020", "a", "978-7-111-54493-7", "c", "CNY89.00"),
+            _data("041", "a", "chi", ind=Indicators("0", " ")),
+            _data("084", "a", "TP312", "2", "clc"),
+            _data("100", "a", "周志华", ind=Indicators("1", " ")),
+            _data("245", "a", "机器学习 /", "c", "周志华著.", ind=Indicators("1", "0")),
+            _data("264", "a", "北京 :", "b", "清华大学出版社,", "c", "2022.", ind=Indicators(" ", "1")),
+            _data("365", "b", "89.00", "c", "CNY"),
+            _data("650", "a", "机器学习", ind=Indicators(" ", "7")),
+        ],
+    )
 
 
 def vietnamese() -> Record:
-    return _record("VN0001", [
-        Field("008", data="210301s2021    vm a          000 0 vie d"),
-        _data("020", "a", "8934974170617", "c", "120.000 ₫"),
-        _data("082", "a", "895.9223", ind=Indicators("0", "4")),
-        _data("100", "a", "Nguyễn Nhật Ánh", ind=Indicators("0", " ")),
-        _data("245", "a", "Tôi thấy hoa vàng trên cỏ xanh /", "c", "Nguyễn Nhật Ánh.", ind=Indicators("1", "0")),
-        _data("260", "a", "Hà Nội :", "b", "Nhà xuất bản Trẻ,", "c", "2021."),
-    ])
+    return _record(
+        "VN0001",
+        [
+            Field("008", data="210301s2021    vm a          000 0 vie d"),
+            _data("020", "a", "8934974170617", "c", "120.000 ₫"),
+            _data("082", "a", "895.9223", ind=Indicators("0", "4")),
+            _data("100", "a", "Nguyễn Nhật Ánh", ind=Indicators("0", " ")),
+            _data("245", "a", "Tôi thấy hoa vàng trên cỏ xanh /", "c", "Nguyễn Nhật Ánh.", ind=Indicators("1", "0")),
+            _data("260", "a", "Hà Nội :", "b", "Nhà xuất bản Trẻ,", "c", "2021."),
+        ],
+    )
 
 
 def with_852(record: Record, items: list[tuple[str, str, str, str]]) -> Record:
@@ -69,10 +74,27 @@ def with_852(record: Record, items: list[tuple[str, str, str, str]]) -> Record:
 def with_952(record: Record, items: list[tuple[str, str, str, str, str]]) -> Record:
     """Koha holdings: one 952 per item (barcode, branch, location, item type, price)."""
     for number, (barcode, branch, location, item_type, price) in enumerate(items, start=1):
-        record.add_ordered_field(_data(
-            "952", "p", barcode, "a", branch, "c", location, "o", "TP312/Z78", "y", item_type, "g", price,
-            "t", str(number), "8", "GEN",
-        ))
+        record.add_ordered_field(
+            _data(
+                "952",
+                "p",
+                barcode,
+                "a",
+                branch,
+                "c",
+                location,
+                "o",
+                "TP312/Z78",
+                "y",
+                item_type,
+                "g",
+                price,
+                "t",
+                str(number),
+                "8",
+                "GEN",
+            )
+        )
     return record
 
 
@@ -117,7 +139,9 @@ def main() -> None:
     cn_852 = with_852(chinese(), [("C0000001", "MAIN", "STACKS", "89.00"), ("C0000002", "EAST", "REF", "")])
     vn_852 = with_852(vietnamese(), [("V0000001", "HN", "STACKS", "120000 VND")])
     write("unicode_852.mrc", [cn_852.as_marc(), vn_852.as_marc()])
-    cn_952 = with_952(chinese(), [("C0000001", "MAIN", "STACKS", "BK", "89.00"), ("C0000002", "EAST", "REF", "REF", "")])
+    cn_952 = with_952(
+        chinese(), [("C0000001", "MAIN", "STACKS", "BK", "89.00"), ("C0000002", "EAST", "REF", "REF", "")]
+    )
     vn_952 = with_952(vietnamese(), [("V0000001", "HN", "STACKS", "BK", "120.000 VND")])
     write("unicode_952.mrc", [cn_952.as_marc(), vn_952.as_marc()])
     broken_files(chinese().as_marc(), vietnamese().as_marc())
