@@ -221,6 +221,8 @@ def dublin_core(record: RawRecord) -> str:
                 value = "urn:" + ("isbn:" if tag == "020" else "issn:") + value.split()[0]
             parts.append(f"<dc:{element}>{escape(value)}</dc:{element}>")
     f008 = record.control("008")
+    if "<dc:date>" not in "".join(parts) and f008 and f008[7:11].isdigit():
+        parts.append(f"<dc:date>{f008[7:11]}</dc:date>")
     if f008 and len(f008) >= 38 and f008[35:38].strip():
         parts.append(f"<dc:language>{escape(f008[35:38])}</dc:language>")
     parts.append(f"<dc:type>{escape(_dc_type(record.leader))}</dc:type>")
