@@ -131,3 +131,20 @@ def test_libraries_are_separate(engine, catalogue):
     other = Catalogue(engine, 2)
     assert other.find_match([("control", "c1")]) is None
     assert other.add(entry(1), [item("B1")])  # same barcode in another library is fine
+
+
+def test_find_match_pairs_kind_and_value_exactly(catalogue):
+    isbn_holder = catalogue.add(entry(1, keys=[("isbn", "9787111544937"), ("control", "c1")]))
+    assert catalogue.find_match([("control", "9787111544937"), ("isbn", "c1")]) is None
+    assert catalogue.find_match([("control", "zz"), ("isbn", "9787111544937")]) == isbn_holder
+
+
+def test_find_match_prefers_the_stronger_key_and_live_records(catalogue):
+    by_isbn = catalogue.add(entry(1, keys=[("isbn", "9787111544937")]))
+    by_control = catalogue.add(entry(2, keys=[("control", "c2")]))
+    assert catalogue.find_match([("control", "c2"), ("isbn", "9787111544937")]) == by_control
+    deleted_twin = catalogue.add(entry(3, keys=[("issn", "0378-5955")]))
+    live_twin = catalogue.add(entry(4, keys=[("issn", "0378-5955")]))
+    catalogue.mark_deleted(deleted_twin)
+    assert catalogue.find_match([("issn", "0378-5955")]) == live_twin
+    assert by_isbn != by_control
