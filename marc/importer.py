@@ -20,6 +20,7 @@ where the last commit left off instead of reading from the start.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -32,7 +33,7 @@ import pymarc
 from ils_bridge.services.catalogue import BibEntry, Catalogue, CatalogueBatch, CatalogueError, Item
 from marc import holdings, matching
 from marc.holdings import HoldingsMapping
-from marc.reading import Encoding, Format, Parser, ReadResult, read_records
+from marc.reading import Encoding, Format, Parser, ReadResult, UnknownFormat, read_records
 from marc.validation import Linter
 
 Mode = Literal["add", "replace", "merge_holdings", "skip"]
@@ -191,7 +192,12 @@ class _ImportRun:
         self.position = (offset, done)
         results = read_records(path, start_offset=offset, skip_records=done, **read_options)
         batch: list[ReadResult] = []
-        for result in results:
+        try:
+            first = next(results, None)
+        except UnknownFormat as exc:
+            self.report.fail(ImportFailure(str(path), 0, 0, None, "unknown_format", str(exc)))
+            return
+        for result in itertools.chain([first] if first else [], results):
             batch.append(result)
             if len(batch) >= self.batch_size:
                 self._commit(path, batch)

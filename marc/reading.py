@@ -132,7 +132,10 @@ def read_records(
     many records.  Record numbers always count from the start of the file.
     """
     with _open(source) as stream:
-        fmt = format or detect_format(_peek(stream))
+        head = _peek(stream)
+        if not head.strip(_LEADING_JUNK):
+            return  # an empty file holds no records
+        fmt = format or detect_format(head)
         seek = bool(start_offset) and fmt != "marcxml"
         if seek:
             stream.seek(start_offset)

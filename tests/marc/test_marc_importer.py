@@ -155,3 +155,13 @@ def test_resume_works_for_marcxml(catalogue, data, tmp_path):
 def test_unknown_mode_is_refused(catalogue, data):
     with pytest.raises(ValueError, match="unknown mode"):
         import_files(catalogue, [data / "loc_books.mrc"], mode="overwrite")
+
+
+def test_unreadable_and_empty_files_are_reported_and_the_run_goes_on(catalogue, data, tmp_path):
+    empty = tmp_path / "empty.mrc"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.txt"
+    text.write_text("these are not MARC records\n")
+    report = import_files(catalogue, [empty, text, data / "unicode_852.mrc"])
+    assert report.added == 2
+    assert [(f.path, f.reason) for f in report.failures] == [(str(text), "unknown_format")]
