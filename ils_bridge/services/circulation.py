@@ -26,6 +26,7 @@ from ils_bridge.services.lookup import (
     require_standing,
     waiting_holds,
 )
+from ils_bridge.services.notices import about_item, amounts
 from ils_bridge.storage import schema as s
 from policies.decisions import Account, CurrentLoan, RenewalFacts, decide_checkout, decide_renewal, overdue_fine
 
@@ -127,7 +128,9 @@ def checkin(ctx: Ctx, item: str, *, returned_at: dt.datetime | None = None) -> d
     returned = returned_at or ctx.now
     fine = overdue_fine(ctx.policy, ctx.calendar, loan.terms, due_day(ctx, loan), ctx.calendar.local_date(returned))
     if fine.amount:
-        ctx.charge(loan.patron_id, "overdue", fine.amount, loan_id=loan.id, item_id=row.id, rule_id=fine.rule)
+        entry = ctx.charge(loan.patron_id, "overdue", fine.amount, loan_id=loan.id, item_id=row.id, rule_id=fine.rule)
+        ctx.notify(loan.patron_id, "fine", f"fine:{entry}", fee_type="overdue", **amounts(ctx, fine.amount),
+                   **about_item(ctx, row.id))
     ctx.conn.execute(update(s.loans).where(s.loans.c.id == loan.id).values(status="returned", returned_at=returned))
     trap = hold_service.trap(ctx, row)
     return {

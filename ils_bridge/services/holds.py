@@ -12,6 +12,7 @@ from ils_bridge.reasons import Reason
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.ledger import apply_deposit_to_fees
 from ils_bridge.services.lookup import find_item, find_patron, require_standing, waiting_holds
+from ils_bridge.services.notices import about_item, about_loan, about_title, place_name
 from ils_bridge.storage import schema as s
 from policies.decisions import decide_hold, shelf_expiry
 
@@ -68,7 +69,8 @@ def _recall_for_hold(ctx: Ctx, loans: list[Row], hold_id: int) -> None:
     loan = min(loans, key=lambda l: l.due_at)
     ctx.conn.execute(update(s.loans).where(s.loans.c.id == loan.id).values(
         recalled_at=ctx.now, recall_notices=loan.recall_notices + 1))
-    ctx.notify(loan.patron_id, "recall", f"recall:hold:{hold_id}", loan_id=loan.id, due=loan.due_at.isoformat())
+    ctx.notify(loan.patron_id, "recall", f"recall:hold:{hold_id}", loan_id=loan.id,
+               **about_loan(ctx, loan.item_id, loan.due_at))
 
 
 def recall(ctx: Ctx, item: str, *, new_due: dt.date | None = None) -> dict[str, Any]:
@@ -84,7 +86,8 @@ def recall(ctx: Ctx, item: str, *, new_due: dt.date | None = None) -> dict[str, 
         values["due_at"] = min(loan.due_at, ctx.calendar.end_of_day(new_due))
     ctx.conn.execute(update(s.loans).where(s.loans.c.id == loan.id).values(**values))
     notices = loan.recall_notices + 1
-    ctx.notify(loan.patron_id, "recall", f"recall:{loan.id}:{notices}", loan_id=loan.id)
+    ctx.notify(loan.patron_id, "recall", f"recall:{loan.id}:{notices}", loan_id=loan.id,
+               **about_loan(ctx, loan.item_id, values.get("due_at", loan.due_at)))
     applied = None
     limit = ctx.policy.deposits.recall_notices_before_apply
     if limit is not None and notices >= limit:
@@ -132,7 +135,8 @@ def trap(ctx: Ctx, item: Row) -> dict[str, Any] | None:
         ctx.conn.execute(update(s.items).where(s.items.c.id == item.id).values(status="on_hold_shelf", updated_at=ctx.now))
         holder = ctx.conn.execute(select(s.patrons.c.number, s.patrons.c.name).where(s.patrons.c.id == hold.patron_id)).one()
         ctx.notify(hold.patron_id, "hold_ready", f"hold_ready:{hold.id}:{item.id}", hold_id=hold.id, item_id=item.id,
-                   pickup_by=expires.isoformat())
+                   **about_item(ctx, item.id), pickup_branch=place_name(ctx, hold.pickup_branch or item.branch),
+                   shelf_expires_on=expires.isoformat())
         return {"hold_id": hold.id, "patron": holder.number, "patron_name": holder.name,
                 "pickup_branch": hold.pickup_branch or item.branch, "shelf_expires_on": expires.isoformat()}
     ctx.conn.execute(update(s.items).where(s.items.c.id == item.id).values(status="available", updated_at=ctx.now))
@@ -148,7 +152,8 @@ def expire_holds(ctx: Ctx) -> dict[str, int]:
     shelf = list(ctx.conn.execute(select(s.holds).where(
         s.holds.c.library_id == ctx.library.id, s.holds.c.status == "ready", s.holds.c.shelf_expires_on < ctx.today)))
     for hold in shelf:
-        ctx.notify(hold.patron_id, "hold_expired", f"hold_expired:{hold.id}", hold_id=hold.id)
+        ctx.notify(hold.patron_id, "hold_expired", f"hold_expired:{hold.id}", hold_id=hold.id,
+                   **about_title(ctx, hold.bib_id, hold.item_id))
         close(ctx, hold, "expired")
     lapsed = list(ctx.conn.execute(select(s.holds).where(
         s.holds.c.library_id == ctx.library.id, s.holds.c.status == "waiting", s.holds.c.lapse_on < ctx.today)))

@@ -11,6 +11,7 @@ from ils_bridge.outcome import Refusal
 from ils_bridge.reasons import Reason
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.lookup import find_patron, require_standing
+from ils_bridge.services.notices import place_name
 from ils_bridge.storage import schema as s
 
 # state -> states it may move to
@@ -66,7 +67,8 @@ def ill_update(ctx: Ctx, request_id: int, state: str, *, lender: str | None = No
         values.update(cost_minor=ctx.minor(amount), subsidy_minor=ctx.minor(subsidy), subsidy_rule=rule)
     ctx.conn.execute(update(s.ill_requests).where(s.ill_requests.c.id == row.id).values(**values))
     if state == "filled":
-        ctx.notify(row.patron_id, "ill_arrived", f"ill_arrived:{row.id}", request_id=row.id, title=row.title)
+        ctx.notify(row.patron_id, "ill_arrived", f"ill_arrived:{row.id}", request_id=row.id, title=row.title,
+                   pickup_branch=place_name(ctx, (row.details or {}).get("pickup_branch")))
     return {"rule": rule, "request_id": row.id, "patron_id": row.patron_id, "state": state,
             "subsidy": ctx.money(values.get("subsidy_minor")) if "subsidy_minor" in values else None}
 

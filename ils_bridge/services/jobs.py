@@ -7,6 +7,7 @@ notices carry a per-day dedupe key).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select, update
@@ -15,6 +16,7 @@ from ils_bridge.services import holds as hold_service
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.ledger import deduct_deposit
 from ils_bridge.services.lookup import deposit_taken, due_day
+from ils_bridge.services.notices import about_loan
 from ils_bridge.storage import schema as s
 from policies.decisions import deposit_deduction, overdue_days
 
@@ -22,6 +24,7 @@ from policies.decisions import deposit_deduction, overdue_days
 def run_jobs(ctx: Ctx) -> dict[str, Any]:
     report: dict[str, Any] = hold_service.expire_holds(ctx)
     report.update(_overdue_loans(ctx))
+    report.update(_expiring_cards(ctx))
     return report
 
 
@@ -35,14 +38,32 @@ def _overdue_loans(ctx: Ctx) -> dict[str, Any]:
         late = overdue_days(due, ctx.today)
         if late:
             overdue += 1
-            ctx.notify(loan.patron_id, "overdue", f"overdue:{loan.id}:{ctx.today}", loan_id=loan.id, days=late)
+            ctx.notify(loan.patron_id, "overdue", f"overdue:{loan.id}:{ctx.today}", loan_id=loan.id,
+                       days_overdue=late, **about_loan(ctx, loan.item_id, loan.due_at))
             amount = _deduct_for(ctx, loan, late)
             if amount:
                 deducted.append({"loan_id": loan.id, "amount": amount})
         elif soon_days is not None and (due - ctx.today).days == soon_days:
             due_soon += 1
-            ctx.notify(loan.patron_id, "due_soon", f"due_soon:{loan.id}:{due}", loan_id=loan.id, due=due.isoformat())
+            ctx.notify(loan.patron_id, "due_soon", f"due_soon:{loan.id}:{due}", loan_id=loan.id,
+                       **about_loan(ctx, loan.item_id, loan.due_at))
     return {"overdue": overdue, "due_soon": due_soon, "deposit_deductions": deducted}
+
+
+def _expiring_cards(ctx: Ctx) -> dict[str, int]:
+    """Card-expiry notices from ``notices.card_expiring_days`` ahead: once per card and validity date."""
+    days = ctx.policy.notices.get("card_expiring_days")
+    if days is None:
+        return {"card_expiring": 0}
+    cards = ctx.conn.execute(
+        select(s.cards.c.id, s.cards.c.patron_id, s.cards.c.number, s.cards.c.valid_until)
+        .join(s.patrons, s.patrons.c.id == s.cards.c.patron_id)
+        .where(s.cards.c.library_id == ctx.library.id, s.cards.c.status == "active", s.patrons.c.status == "active",
+               s.cards.c.valid_until.between(ctx.today, ctx.today + dt.timedelta(days=days)))).all()
+    for card in cards:
+        ctx.notify(card.patron_id, "card_expiring", f"card_expiring:{card.id}:{card.valid_until}",
+                   card_number=card.number, valid_until=card.valid_until.isoformat())
+    return {"card_expiring": len(cards)}
 
 
 def _deduct_for(ctx: Ctx, loan: Any, late: int) -> Any:

@@ -18,6 +18,7 @@ from ils_bridge.outcome import Refusal
 from ils_bridge.reasons import Reason
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.lookup import balance, find_patron
+from ils_bridge.services.notices import amounts
 from ils_bridge.storage import schema as s
 
 PAYMENT_TYPES = ("cash", "card", "credit_card", "online", "wechat", "alipay", "transfer", "other")
@@ -164,7 +165,8 @@ def deduct_deposit(ctx: Ctx, patron_id: int, amount: Decimal, *, reason: str, ru
     if taken > 0:
         ctx.ledger(patron_id, "deposit", "deduction", -ctx.minor(taken), fee_type="deposit_penalty", reason=reason,
                    rule_id=rule, loan_id=loan_id)
-        ctx.notify(patron_id, "deposit_deducted", f"deposit_deducted:{loan_id}:{ctx.today}", amount=str(taken))
+        ctx.notify(patron_id, "deposit_deducted", f"deposit_deducted:{loan_id}:{ctx.today}",
+                   **amounts(ctx, taken, balance=held - taken))
     return taken
 
 

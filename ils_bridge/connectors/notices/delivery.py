@@ -126,7 +126,8 @@ def idempotency_key(library_code: str, dedupe_key: str) -> str:
     return f"{library_code}:{dedupe_key}"
 
 
-def _address(channel: str, patron: Mapping[str, Any]) -> str | None:
+def address_for(channel: str, patron: Mapping[str, Any]) -> str | None:
+    """Where a channel reaches the patron (``email``, ``phone``, ``external_id`` and ``number`` of the row)."""
     if channel == "email":
         return patron["email"]
     if channel == "sms":
@@ -139,7 +140,7 @@ def compose(engine: Engine, notice: outbox.ClaimedNotice, templates: TemplateCat
     with engine.connect() as conn:
         patron = conn.execute(select(patrons).where(patrons.c.id == notice.patron_id)).mappings().one()
         library = conn.execute(select(libraries).where(libraries.c.id == notice.library_id)).mappings().one()
-    to = _address(notice.channel, patron)
+    to = address_for(notice.channel, patron)
     if not to:
         raise PermanentFailure(f"patron {patron['number']} has no address for {notice.channel}")
     variables = {"name": patron["name"], "library": library["name"], **notice.payload}
