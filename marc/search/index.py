@@ -75,7 +75,8 @@ class SearchIndex(abc.ABC):
         """Create the backend's full-text structures if missing."""
 
     @abc.abstractmethod
-    def _write_text(self, conn: Connection, record_id: int, streams: dict[Index, list[str]]) -> None: ...
+    def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, list[str]]]]) -> None:
+        """Store the token streams of these (record id, streams) pairs."""
 
     @abc.abstractmethod
     def _delete_text(self, conn: Connection, record_id: int) -> None: ...
@@ -100,7 +101,7 @@ class SearchIndex(abc.ABC):
             ).first()
             self._remove(conn, record_id)
             if row is not None and not row.deleted:
-                self._add(conn, record_id, row.library_id, bytes(row.marc))
+                self._add(conn, [(record_id, row.library_id, bytes(row.marc))])
 
     def remove_record(self, record_id: int) -> None:
         with self.engine.begin() as conn:
@@ -122,8 +123,7 @@ class SearchIndex(abc.ABC):
                 ).all()
                 if not rows:
                     return done
-                for row in rows:
-                    self._add(conn, row.id, row.library_id, bytes(row.marc))
+                self._add(conn, [(row.id, row.library_id, bytes(row.marc)) for row in rows])
                 done += len(rows)
                 last = rows[-1].id
 
@@ -131,12 +131,15 @@ class SearchIndex(abc.ABC):
         self._delete_text(conn, record_id)
         conn.execute(delete(search_docs).where(search_docs.c.record_id == record_id))
 
-    def _add(self, conn: Connection, record_id: int, library_id: int, marc: bytes) -> None:
-        extracted = self._extract(marc)
-        conn.execute(
-            insert(search_docs).values(record_id=record_id, library_id=library_id, year=extracted.year, sort_title=extracted.sort_title)
-        )
-        self._write_text(conn, record_id, {index: token_stream(index, vals) for index, vals in extracted.values.items()})
+    def _add(self, conn: Connection, records: list[tuple[int, int, bytes]]) -> None:
+        """Index (record id, library id, ISO 2709) triples, in one statement per table."""
+        docs, texts = [], []
+        for record_id, library_id, marc in records:
+            extracted = self._extract(marc)
+            docs.append(dict(record_id=record_id, library_id=library_id, year=extracted.year, sort_title=extracted.sort_title))
+            texts.append((record_id, {index: token_stream(index, vals) for index, vals in extracted.values.items()}))
+        conn.execute(insert(search_docs), docs)
+        self._write_texts(conn, texts)
 
     @staticmethod
     def _extract(marc: bytes) -> IndexedRecord:

@@ -23,6 +23,9 @@ VALUE_START = "ǂb"
 VALUE_END = "ǂe"
 
 
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
 def is_cjk(ch: str) -> bool:
     """Han, kana, hangul and their punctuation-free neighbours: scripts written without spaces."""
     code = ord(ch)
@@ -38,6 +41,8 @@ def is_cjk(ch: str) -> bool:
 
 def fold(text: str) -> str:
     """Lower-case, strip diacritics, apply a few letter folds NFKD does not do."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA_FOLDS))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", stripped).lower().translate(_EXTRA_FOLDS)
@@ -45,6 +50,8 @@ def fold(text: str) -> str:
 
 def _split_cjk(word: str) -> list[str]:
     """Split a word into non-CJK pieces and CJK bigram sequences."""
+    if not _CJK.search(word):
+        return [word]
     out: list[str] = []
     run = ""
     plain = ""

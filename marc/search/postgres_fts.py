@@ -67,10 +67,10 @@ class PostgresIndex(SearchIndex):
             for ddl in DDL:
                 conn.exec_driver_sql(ddl)
 
-    def _write_text(self, conn: Connection, record_id: int, streams: dict[Index, list[str]]) -> None:
+    def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, list[str]]]]) -> None:
         conn.execute(
             text("INSERT INTO search_pg (record_id, doc) VALUES (:id, CAST(:doc AS tsvector))"),
-            {"id": record_id, "doc": tsvector_literal(streams)},
+            [{"id": rid, "doc": tsvector_literal(streams)} for rid, streams in docs],
         )
 
     def _delete_text(self, conn: Connection, record_id: int) -> None:

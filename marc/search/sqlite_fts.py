@@ -45,9 +45,9 @@ class SqliteIndex(SearchIndex):
             conn.exec_driver_sql(FTS_DDL)
             conn.exec_driver_sql(VOCAB_DDL)
 
-    def _write_text(self, conn: Connection, record_id: int, streams: dict[Index, list[str]]) -> None:
-        values = {c: " ".join(streams.get(Index(c), [])) for c in COLUMNS}
-        conn.execute(INSERT, {"rowid": record_id, **values})
+    def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, list[str]]]]) -> None:
+        rows = [{"rowid": rid, **{c: " ".join(streams.get(Index(c), [])) for c in COLUMNS}} for rid, streams in docs]
+        conn.execute(INSERT, rows)
 
     def _delete_text(self, conn: Connection, record_id: int) -> None:
         conn.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": record_id})

@@ -62,7 +62,8 @@ class Session:
     authenticate: Authenticator | None = None
     initialised: bool = False
     preferred_message_size: int = 1024 * 1024
-    result_sets: dict[str, list[int]] = field(default_factory=dict)
+    result_sets: dict[str, list[int]] = field(default_factory=dict)  # oldest first
+    dropped_sets: set[str] = field(default_factory=set)
 
     def handle(self, name: str, request: dict) -> Response:
         if name == "close":
@@ -124,13 +125,11 @@ class Session:
             self._check_databases(req["databaseNames"])
             if name in self.result_sets and not req["replaceIndicator"]:
                 raise Bib1Error(bib1.RESULT_SET_EXISTS_NO_REPLACE, name)
-            if name not in self.result_sets and len(self.result_sets) >= MAX_RESULT_SETS:
-                raise Bib1Error(bib1.TOO_MANY_RESULT_SETS, str(MAX_RESULT_SETS))
             ids = self._run_query(req["query"])
         except Bib1Error as error:
             self.result_sets.pop(name, None)
             return self._search_failed(error), False
-        self.result_sets[name] = ids
+        self._keep(name, ids)
         response: dict = {
             "resultCount": len(ids),
             "numberOfRecordsReturned": 0,
@@ -184,10 +183,23 @@ class Session:
         except QueryError as error:
             raise Bib1Error.from_query_error(error) from None
 
+    def _keep(self, name: str, ids: list[int]) -> None:
+        """Store a result set; past MAX_RESULT_SETS the oldest is dropped (origins
+        such as yaz-client name every search afresh)."""
+        self.result_sets.pop(name, None)
+        self.result_sets[name] = ids
+        while len(self.result_sets) > MAX_RESULT_SETS:
+            dropped = next(iter(self.result_sets))
+            del self.result_sets[dropped]
+            self.dropped_sets.add(dropped)
+        self.dropped_sets.discard(name)
+
     def _result_set(self, name: str) -> list[int]:
-        if name not in self.result_sets:
-            raise Bib1Error(bib1.RESULT_SET_DOES_NOT_EXIST, name)
-        return self.result_sets[name]
+        if name in self.result_sets:
+            return self.result_sets[name]
+        if name in self.dropped_sets:
+            raise Bib1Error(bib1.RESULT_SET_DELETED_BY_TARGET, name)
+        raise Bib1Error(bib1.RESULT_SET_DOES_NOT_EXIST, name)
 
     # -- present -------------------------------------------------------------
     def _presentRequest(self, req: dict) -> Response:
@@ -293,7 +305,7 @@ class Session:
         except (Bib1Error, QueryError) as error:
             err = error if isinstance(error, Bib1Error) else Bib1Error(bib1.CANNOT_SORT, str(error))
             return ("sortResponse", {"sortStatus": 2, "diagnostics": [("defaultFormat", diag(err.condition, err.addinfo))]}), False
-        self.result_sets[req["sortedResultSetName"]] = ids
+        self._keep(req["sortedResultSetName"], ids)
         return ("sortResponse", {"sortStatus": 0, "resultSetStatus": 3, "resultCount": len(ids)}), False
 
     @staticmethod

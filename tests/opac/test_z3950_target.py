@@ -73,6 +73,14 @@ def test_named_result_sets_combine(served):
     assert hits(out) == [3, 1, 1]
 
 
+def test_oldest_result_sets_are_dropped_not_new_searches_refused(served):
+    many = "\n".join("find @attr 1=4 history" for _ in range(40))
+    out = session(served, f"{many}\nfind @and @set 1 @attr 1=1003 smith\nfind @and @set 40 @attr 1=1003 smith")
+    assert hits(out)[:40] == [3] * 40
+    assert diagnostics(out) == [27]  # set 1 was dropped by the target
+    assert hits(out)[-1] == 1
+
+
 def test_show_usmarc_parses_with_pymarc_and_yaz_marcdump(served, tmp_path):
     dump = tmp_path / "records.mrc"
     session(served, f"set_marcdump {dump}\nformat usmarc\nfind @attr 1=4 history\nshow 1+3")
