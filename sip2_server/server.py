@@ -164,10 +164,11 @@ class Sip2Server:
         session = conn.session
         framer = LineFramer(session.codec.max_line)
         while not self._closing:
+            idle_timeout = session.idle_timeout or self.config.idle_timeout
             try:
-                data = await asyncio.wait_for(reader.read(self.config.read_size), self.config.idle_timeout)
+                data = await asyncio.wait_for(reader.read(self.config.read_size), idle_timeout)
             except TimeoutError:
-                log.info("session %s idle for %.0f s: closing", session.id, self.config.idle_timeout)
+                log.info("session %s idle for %.0f s: closing", session.id, idle_timeout)
                 return
             if not data:
                 return

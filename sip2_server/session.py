@@ -10,6 +10,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from .codec import Codec
 from .message import Message
@@ -39,6 +40,12 @@ class Session:
     terminal: str | None = None
     """Login user id (CN) once a 93 Login succeeded; set by the login handler."""
     institution: str | None = None
+    account: Any = None
+    """The logged-in terminal account (``sip2_server.terminals.Terminal``), read once at login."""
+    idle_timeout: float | None = None
+    """Seconds of silence before closing this connection; None: the server's default."""
+    secrets: dict[str, bytes] = field(default_factory=dict)
+    """Keyed digests of secrets verified on this connection (terminal password, patron PINs), to check repeats cheaply."""
     last_reply: bytes | None = None
     """The last frame we sent, resent verbatim on a 97 Request ACS Resend."""
     last_sequence: int | None = None

@@ -1,0 +1,124 @@
+"""The SIP2 service: the handler registry behind the checks every request passes, and a server factory.
+
+Every request except 93 Login must come from a logged-in terminal, be one
+of the operations that terminal may send, name the terminal's own
+institution (AO) and, when it carries a terminal password (AC), the one it
+logged in with.  A request that fails a check gets its own response message
+saying no (the response's ok field) with a screen message, never silence.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from ils_bridge.app import App
+
+from .backend import Backend
+from .catalog import english
+from .codec import DEFAULT_MAX_LINE
+from .config import Sip2Settings
+from .dispatch import HandlerRegistry
+from .fields import MESSAGES, supported_messages
+from .handlers import (
+    block_patron,
+    checkin,
+    checkout,
+    end_session,
+    fee_paid,
+    hold,
+    item_information,
+    item_status_update,
+    login,
+    patron_enable,
+    patron_information,
+    patron_status,
+    renew,
+    renew_all,
+    sc_status,
+)
+from .handlers.base import Exchange, refusal_reply
+from .message import Message
+from .server import ServerConfig, Sip2Server
+from .session import Session
+from .terminals import ALWAYS_ALLOWED
+
+HANDLER_MODULES = (sc_status, patron_status, patron_information, checkout, checkin, item_information, renew,
+                   renew_all, end_session, fee_paid, hold, item_status_update, patron_enable, block_patron)
+"""One module per message pair; each has ``REQUEST_ID`` and ``async handle(exchange)``."""
+
+ExchangeHandler = Callable[[Exchange], Awaitable[Message]]
+
+
+class Sip2Service:
+    """The dispatcher the server calls: login, the checks, then the request's handler."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.registry = HandlerRegistry()
+        self.registry.register(login.REQUEST_ID, partial(login.handle, backend))
+        for module in HANDLER_MODULES:
+            self.registry.register(module.REQUEST_ID, partial(self._checked, module.handle))
+
+    async def handle(self, session: Session, message: Message) -> Message | None:
+        return await self.registry.handle(session, message)
+
+    async def _checked(self, handler: ExchangeHandler, session: Session, request: Message) -> Message:
+        terminal = session.account
+        if terminal is None:
+            return _not_logged_in(request)
+        exchange = Exchange(self.backend, session, terminal, self.backend.library(terminal.library_code), request,
+                            self.registry.supported())
+        refusal = _check(exchange)
+        reply = refusal if refusal is not None else await handler(exchange)
+        return _hide(reply, terminal.settings.hide_fields)
+
+
+def _check(ex: Exchange) -> Message | None:
+    request, terminal = ex.request, ex.terminal
+    if not terminal.may(request.id):
+        return _refusal(ex, "operation_not_permitted", message=f"{request.id} {request.name}")
+    institution = (request.get("AO") or "").strip()
+    if institution and institution != terminal.institution_id:
+        return _refusal(ex, "wrong_institution", institution=terminal.institution_id)
+    password = request.get("AC") or ""
+    if password and terminal.settings.check_terminal_password and not login.terminal_password_matches(ex.session, password):
+        return _refusal(ex, "wrong_terminal_password")
+    return None
+
+
+def _refusal(ex: Exchange, key: str, **values: str) -> Message:
+    return refusal_reply(ex.request, ex.catalog, ex.catalog.text(key, **values), institution=ex.terminal.institution_id,
+                         now=ex.now())
+
+
+def _not_logged_in(request: Message) -> Message:
+    reply = refusal_reply(request, english(), english().text("login_required"))
+    if reply.id == "98":  # an SC's status before login: offline, and all it may send is login and status
+        reply.fields.remove_all("BX")
+        reply.add("BX", supported_messages(ALWAYS_ALLOWED | sc_status.ANSWERED_BY_SERVER))
+    return reply
+
+
+def _hide(reply: Message, hidden: tuple[str, ...]) -> Message:
+    """Drop fields this terminal must not get; a required one stays, empty."""
+    if not hidden:
+        return reply
+    required = set(MESSAGES[reply.id].required_fields)
+    for code in hidden:
+        if code in reply.fields:
+            reply.fields.remove_all(code)
+            if code in required:
+                reply.add(code, "")
+    return reply
+
+
+def create_server(app: App, settings: Sip2Settings | None = None, *, host: str = "127.0.0.1", port: int = 6001,
+                  tls: ssl.SSLContext | None = None, backend: Backend | None = None) -> tuple[Sip2Server, Backend]:
+    """A SIP2 server on ``app``'s database (not started), and its backend (close it after the server)."""
+    backend = backend or Backend(app, settings)
+    defaults = backend.settings.terminal_defaults
+    config = ServerConfig(host=host, port=port, ssl=tls, codec=defaults.codec(DEFAULT_MAX_LINE),
+                          error_detection=defaults.error_detection, idle_timeout=defaults.idle_timeout)
+    return Sip2Server(Sip2Service(backend), config), backend

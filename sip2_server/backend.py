@@ -1,0 +1,80 @@
+"""What the handlers work with: the service facade, terminal accounts, settings, and a thread pool.
+
+Service calls block (database transactions), so every one runs in the
+backend's thread pool (``workers`` threads, each holding at most one database
+connection at a time); the event loop only parses, dispatches and writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ils_bridge.app import App, Library
+from ils_bridge.connectors.campus_auth import CampusAuthenticator
+
+from .config import Sip2Settings
+from .terminals import TerminalDirectory
+
+T = TypeVar("T")
+TITLE_CACHE_SIZE = 50_000
+
+
+class TitleCache:
+    """Titles by (library, title id): checkout and renew replies need the title (AJ), loans only know its id.
+
+    Titles rarely change and a stale one only shows on a screen, so a bounded
+    in-process LRU spares a read per transaction.
+    """
+
+    def __init__(self, size: int = TITLE_CACHE_SIZE) -> None:
+        self.size = size
+        self._titles: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, library: str, title_id: int) -> str | None:
+        with self._lock:
+            title = self._titles.get((library, title_id))
+            if title is not None:
+                self._titles.move_to_end((library, title_id))
+            return title
+
+    def put(self, library: str, title_id: int, title: str) -> None:
+        with self._lock:
+            self._titles[(library, title_id)] = title
+            self._titles.move_to_end((library, title_id))
+            while len(self._titles) > self.size:
+                self._titles.popitem(last=False)
+
+
+class Backend:
+    def __init__(self, app: App, settings: Sip2Settings | None = None, *,
+                 campus_auth: CampusAuthenticator | None = None) -> None:
+        self.app = app
+        self.settings = settings or Sip2Settings()
+        self.campus_auth = campus_auth
+        self.terminals = TerminalDirectory(app, self.settings.terminal_defaults)
+        self.titles = TitleCache()
+        self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="sip2-service")
+        self._libraries: dict[str, Library] = {}
+        self._lock = threading.Lock()
+
+    async def run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking service call in the pool and await its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(call, *args, **kwargs))
+
+    def library(self, code: str) -> Library:
+        """The facade of a library (its record read once per process)."""
+        with self._lock:
+            if code not in self._libraries:
+                self._libraries[code] = self.app.library(code)
+            return self._libraries[code]
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
