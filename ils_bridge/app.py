@@ -21,7 +21,7 @@ from ils_bridge.clock import Clock, SystemClock
 from ils_bridge.money import currency
 from ils_bridge.outcome import Outcome, Refusal
 from ils_bridge.reasons import Reason
-from ils_bridge.services import accounts, cards, circulation, holds, ill, items, jobs, ledger, losses, notices, patrons
+from ils_bridge.services import accounts, cards, circulation, explain, holds, ill, items, jobs, ledger, losses, notices, patrons
 from ils_bridge.services.context import Ctx, LibraryRecord
 from ils_bridge.storage import schema as s
 from ils_bridge.storage.database import Database
@@ -348,6 +348,10 @@ class Library:
     def availability(self, title_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
         ids = list(title_ids)
         return self._read(lambda ctx: accounts.availability(ctx, ids))
+
+    def explain(self, patron: str, item: str, action: str = "checkout", at: dt.datetime | None = None) -> dict[str, Any]:
+        """The decision the policy would make now, and the rules behind it (nothing is written)."""
+        return self._read(lambda ctx: explain.explain(ctx, patron, item, action), at)
 
     def current_policy(self) -> Policy:
         return self.app.db.read(lambda conn: self.app.policy(conn, self.record.id))

@@ -97,6 +97,8 @@ def load_policy(text: str, filename: str = "<policy>") -> m.Policy:
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.instance is None and error.validator in ("type", "anyOf", "enum", "const"):
+        return "is blank: give a value (a blank is never read as zero)"
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown field(s)")
     if error.validator == "required":

@@ -15,6 +15,7 @@ from ils_bridge.services.ledger import open_charges
 from ils_bridge.services.lookup import (
     active_loans_with_items,
     balance,
+    current_card,
     due_day,
     find_item,
     find_patron,
@@ -48,7 +49,7 @@ def patron_account(ctx: Ctx, patron: str) -> dict[str, Any]:
                       "pickup_branch": hold.pickup_branch})
     fees = [{"fee_id": c.id, "type": c.fee_type, "amount": c.amount, "outstanding": c.outstanding,
              "item_id": c.item_id, "created_at": c.created_at} for c in open_charges(ctx, ref.id)]
-    card = ref.card
+    card = current_card(ctx, ref.id)
     return {
         "patron_id": ref.id, "number": ref.row.number, "name": ref.row.name, "patron_type": ref.row.patron_type,
         "patron_group": ref.row.patron_group, "status": ref.row.status, "language": ref.row.language,

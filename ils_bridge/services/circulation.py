@@ -13,6 +13,7 @@ from ils_bridge.services import holds as hold_service
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.losses import found
 from ils_bridge.services.lookup import (
+    PatronRef,
     active_loan_of_item,
     active_loans_with_items,
     balance,
@@ -33,6 +34,28 @@ from policies.decisions import Account, CurrentLoan, RenewalFacts, decide_checko
 UNAVAILABLE_STATUSES = ("lost", "missing", "withdrawn", "in_transit")
 
 
+def account_of(ctx: Ctx, ref: PatronRef) -> Account:
+    """The patron's standing as limits and borrowing blocks see it."""
+    loans = active_loans_with_items(ctx, ref.id)
+    return Account(
+        patron=patron_facts(ctx, ref),
+        loans=[CurrentLoan(loan_item_facts(ctx, loan), ctx.money(loan.price_minor)) for loan in loans],
+        fines_owed=balance(ctx, ref.id, "fees"),
+        overdue_items=sum(1 for loan in loans if due_day(ctx, loan) < ctx.today),
+        deposit=balance(ctx, ref.id, "deposit"),
+    )
+
+
+def renewal_facts(ctx: Ctx, ref: PatronRef, item: Row, loan: Row) -> RenewalFacts:
+    """What a renewal decision needs: the loan's own terms and today's situation."""
+    return RenewalFacts(
+        terms=loan.terms, rule=loan.rule_id, renewals_done=loan.renewals, due=due_day(ctx, loan),
+        on_hold=any(h.patron_id != ref.id for h in waiting_holds(ctx, item.bib_id, item.id)),
+        fines_owed=balance(ctx, ref.id, "fees"), card_expired=patron_standing_refusal(ctx, ref) is not None,
+        recalled=loan.recalled_at is not None,
+    )
+
+
 def checkout(ctx: Ctx, patron: str, item: str, *, renew_if_own: bool = False) -> dict[str, Any]:
     ref = find_patron(ctx, patron, lock=True)
     require_standing(ctx, ref)
@@ -48,15 +71,8 @@ def checkout(ctx: Ctx, patron: str, item: str, *, renew_if_own: bool = False) ->
     trapped = hold_service.trapped_hold(ctx, row.id) if row.status == "on_hold_shelf" else None
     if trapped is not None and trapped.patron_id != ref.id:
         raise Refusal(Reason.ITEM_ON_HOLD, "the item is waiting on the hold shelf for another patron")
-    loans = active_loans_with_items(ctx, ref.id)
-    account = Account(
-        patron=patron_facts(ctx, ref),
-        loans=[CurrentLoan(loan_item_facts(ctx, loan), ctx.money(loan.price_minor)) for loan in loans],
-        fines_owed=balance(ctx, ref.id, "fees"),
-        overdue_items=sum(1 for loan in loans if due_day(ctx, loan) < ctx.today),
-        deposit=balance(ctx, ref.id, "deposit"),
-    )
-    decision = decide_checkout(ctx.policy, ctx.calendar, account, item_facts(ctx, row), ctx.money(row.price_minor), ctx.today)
+    decision = decide_checkout(ctx.policy, ctx.calendar, account_of(ctx, ref), item_facts(ctx, row),
+                               ctx.money(row.price_minor), ctx.today)
     if not decision.ok:
         raise Refusal(decision.reason, None, decision.rule, steps=[st.detail for st in decision.steps])
     due_at = ctx.calendar.end_of_day(decision.due)
@@ -82,17 +98,11 @@ def renew(ctx: Ctx, patron: str, item: str) -> dict[str, Any]:
     return renew_loan(ctx, ref, row, loan)
 
 
-def renew_loan(ctx: Ctx, ref: Any, item: Row, loan: Row) -> dict[str, Any]:
+def renew_loan(ctx: Ctx, ref: PatronRef, item: Row, loan: Row) -> dict[str, Any]:
     standing = patron_standing_refusal(ctx, ref)
     if standing is not None and standing.reason != Reason.CARD_EXPIRED:
         raise standing
-    others_waiting = any(h.patron_id != ref.id for h in waiting_holds(ctx, item.bib_id, item.id))
-    facts = RenewalFacts(
-        terms=loan.terms, rule=loan.rule_id, renewals_done=loan.renewals, due=due_day(ctx, loan),
-        on_hold=others_waiting, fines_owed=balance(ctx, ref.id, "fees"),
-        card_expired=standing is not None, recalled=loan.recalled_at is not None,
-    )
-    decision = decide_renewal(ctx.policy, ctx.calendar, facts, ctx.today)
+    decision = decide_renewal(ctx.policy, ctx.calendar, renewal_facts(ctx, ref, item, loan), ctx.today)
     if not decision.ok:
         raise Refusal(decision.reason, None, decision.rule, steps=[st.detail for st in decision.steps])
     due_at = ctx.calendar.end_of_day(decision.due)
