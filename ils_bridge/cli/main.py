@@ -16,6 +16,8 @@ from ils_bridge.cli.common import CliContext, Group, default_database_url
 
 COMMAND_MODULES = (
     "ils_bridge.cli.policy",
+    "ils_bridge.cli.serve",
+    "ils_bridge.cli.terminals",
 )
 
 
