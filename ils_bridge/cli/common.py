@@ -24,7 +24,7 @@ import click
 import platformdirs
 
 from ils_bridge.app import App, Library, UnknownLibrary
-from ils_bridge.outcome import Outcome
+from ils_bridge.outcome import Outcome, Refusal
 from ils_bridge.reasons import Reason
 from ils_bridge.storage.database import DatabaseUnavailable
 from policies.loader import PolicyError
@@ -105,14 +105,19 @@ def emit(ctx: CliContext, data: Any, render: Callable[[Any], None] | None = None
         render(data)
 
 
+def refusal_error(reason: Reason, message: str, rule: str | None = None) -> CliError:
+    """The error line and exit code of a refusal (unknown ids exit 3, bad input 2, policy refusals 1)."""
+    code = EXIT_NOT_FOUND if reason in NOT_FOUND_REASONS else \
+        EXIT_BAD_INPUT if reason in BAD_INPUT_REASONS else EXIT_REFUSED
+    return CliError(f"{reason.value}: {message}" + (f" [{rule}]" if rule else ""), code)
+
+
 def finish(ctx: CliContext, outcome: Outcome, render: Callable[[Outcome], None] | None = None) -> None:
     """Show a service outcome; a refusal becomes the error line and exit code."""
     if not outcome.ok:
         if ctx.json:
             click.echo(json.dumps(to_jsonable(outcome.to_json()), ensure_ascii=False))
-        code = EXIT_NOT_FOUND if outcome.reason in NOT_FOUND_REASONS else \
-            EXIT_BAD_INPUT if outcome.reason in BAD_INPUT_REASONS else EXIT_REFUSED
-        raise CliError(f"{outcome.reason.value}: {outcome.message}" + (f" [{outcome.rule}]" if outcome.rule else ""), code)
+        raise refusal_error(outcome.reason, outcome.message, outcome.rule)
     if ctx.json:
         click.echo(json.dumps(to_jsonable(outcome.to_json()), ensure_ascii=False))
     elif render is not None:
@@ -138,6 +143,8 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except Refusal as exc:  # from a read (patron_account, item_info): unknown patron or item
+            raise refusal_error(exc.reason, exc.message, exc.rule) from None
         except UnknownLibrary as exc:
             raise CliError(str(exc), EXIT_NOT_FOUND) from None
         except DatabaseUnavailable as exc:

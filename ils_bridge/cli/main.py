@@ -18,6 +18,21 @@ COMMAND_MODULES = (
     "ils_bridge.cli.policy",
     "ils_bridge.cli.serve",
     "ils_bridge.cli.terminals",
+    "ils_bridge.cli.setup",
+    "ils_bridge.cli.patrons",
+    "ils_bridge.cli.cards",
+    "ils_bridge.cli.desk",
+    "ils_bridge.cli.fees",
+    "ils_bridge.cli.deposits",
+    "ils_bridge.cli.packages",
+    "ils_bridge.cli.ill",
+    "ils_bridge.cli.calendar",
+    "ils_bridge.cli.jobs",
+    "ils_bridge.cli.items",
+    "ils_bridge.cli.reports",
+    "ils_bridge.cli.connectors",
+    "ils_bridge.cli.sync",
+    "ils_bridge.cli.notices",
 )
 
 
