@@ -30,9 +30,6 @@ COMMAND_MODULES = (
     "ils_bridge.cli.jobs",
     "ils_bridge.cli.items",
     "ils_bridge.cli.reports",
-    "ils_bridge.cli.connectors",
-    "ils_bridge.cli.sync",
-    "ils_bridge.cli.notices",
 )
 
 
