@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from ils_bridge.app import App, Library
 from ils_bridge.clock import SettableClock
-from ils_bridge.outcome import Outcome
+from ils_bridge.outcome import Fee, Outcome
 from ils_bridge.reasons import Reason
 
 FAR_FUTURE = dt.date(2099, 12, 31)
@@ -71,19 +71,19 @@ class Simulation:
             return registered
         if registered.data["status"] == "pending":
             self.lib.approve_patron(number, approver="simulation")
-        card = self.lib.issue_card(number, event.get("card", number), kind=event.get("card_kind"),
-                                   valid_until=_date(event.get("card_expires")) or self._card_default(event.get("card_kind")))
-        if not card.ok:
-            return card
-        for step in (
-            (lambda: self.lib.buy_package(number, event["package"])) if event.get("package") else None,
-            (lambda: self.lib.take_deposit(number, str(event["deposit"]))) if event.get("deposit") else None,
-        ):
-            if step is not None:
-                outcome = step()
-                if not outcome.ok:
-                    return outcome
-        return Outcome(ok=True, rule=registered.rule)
+        steps = [lambda: self.lib.issue_card(number, event.get("card", number), kind=event.get("card_kind"),
+                                             valid_until=_date(event.get("card_expires")) or self._card_default(event.get("card_kind")))]
+        if event.get("package"):
+            steps.append(lambda: self.lib.buy_package(number, event["package"]))
+        if event.get("deposit"):
+            steps.append(lambda: self.lib.take_deposit(number, str(event["deposit"])))
+        fees: list[Fee] = []
+        for step in steps:
+            outcome = step()
+            if not outcome.ok:
+                return outcome
+            fees.extend(outcome.fees)
+        return Outcome(ok=True, rule=registered.rule, fees=tuple(fees))
 
     def _card_default(self, kind: str | None) -> dt.date | None:
         kinds = self.lib.current_policy().cards.kinds
