@@ -27,6 +27,7 @@ class Reason(str, Enum):
     CARD_REPLACED = "card_replaced"
     NO_CARD = "no_card"
     BAD_PIN = "bad_pin"
+    AUTH_UNAVAILABLE = "auth_unavailable"
     # what they ask for
     NOT_LOANABLE = "not_loanable"
     NOT_LOANABLE_TO_PATRON = "not_loanable_to_patron"
@@ -85,6 +86,7 @@ MESSAGES: dict[Reason, str] = {
     Reason.CARD_REPLACED: "The card has been replaced by a new card.",
     Reason.NO_CARD: "The patron has no valid card.",
     Reason.BAD_PIN: "The password is wrong.",
+    Reason.AUTH_UNAVAILABLE: "The authentication service is unavailable; please try again later.",
     Reason.NOT_LOANABLE: "This item is for use in the library only.",
     Reason.NOT_LOANABLE_TO_PATRON: "Patrons of this type may not borrow this material.",
     Reason.SINGLE_COPY_TITLE: "The library holds too few copies of this title to lend it.",
