@@ -16,6 +16,9 @@ from ils_bridge.cli.common import CliContext, Group, default_database_url
 
 COMMAND_MODULES = (
     "ils_bridge.cli.policy",
+    "ils_bridge.cli.connectors",
+    "ils_bridge.cli.sync",
+    "ils_bridge.cli.notices",
     "ils_bridge.cli.serve",
     "ils_bridge.cli.terminals",
     "ils_bridge.cli.setup",
