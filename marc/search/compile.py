@@ -9,6 +9,7 @@ over subqueries.  The backend supplies the full-text dialect.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 
 from marc.search.normalize import VALUE_END, VALUE_START, identifier, is_lone_cjk, query_tokens
 from marc.search.query import (
@@ -34,14 +35,15 @@ SET_OPERATORS = {BoolOp.AND: "INTERSECT", BoolOp.OR: "UNION", BoolOp.NOT: "EXCEP
 class Compiler(abc.ABC):
     """Compiles one query; ``params`` collects the bound values."""
 
-    def __init__(self) -> None:
+    def __init__(self, placeholder: Callable[[str], str]) -> None:
         self.params: dict[str, object] = {}
+        self.placeholder = placeholder  # the DB-API driver's named parameter style
         self._aliases = 0
 
     def bind(self, value: object) -> str:
         name = f"p{len(self.params)}"
         self.params[name] = value
-        return f":{name}"
+        return self.placeholder(name)
 
     def alias(self) -> str:
         self._aliases += 1

@@ -79,8 +79,12 @@ class PostgresIndex(SearchIndex):
     def _clear_text(self, conn: Connection) -> None:
         conn.exec_driver_sql("DELETE FROM search_pg")
 
+    @staticmethod
+    def placeholder(name: str) -> str:
+        return f"%({name})s"
+
     def _search_sql(self, query):
-        compiler = TsqueryCompiler()
+        compiler = TsqueryCompiler(self.placeholder)
         return compiler.compile(query), compiler.params
 
     def scan(self, index: Index, start: str, count: int, position: int = 1) -> list[ScanEntry]:

@@ -55,8 +55,12 @@ class SqliteIndex(SearchIndex):
     def _clear_text(self, conn: Connection) -> None:
         conn.exec_driver_sql("DELETE FROM search_fts")
 
+    @staticmethod
+    def placeholder(name: str) -> str:
+        return f":{name}"
+
     def _search_sql(self, query):
-        compiler = Fts5Compiler()
+        compiler = Fts5Compiler(self.placeholder)
         return compiler.compile(query), compiler.params
 
     def scan(self, index: Index, start: str, count: int, position: int = 1) -> list[ScanEntry]:

@@ -176,3 +176,8 @@ def test_broken_marc_is_skipped_not_fatal(catalogue_engine):
         rid = conn.execute(bib_records.insert().values(library_id=1, title="x", marc=b"garbage bytes", created_at=now, updated_at=now)).inserted_primary_key[0]
     open_index(catalogue_engine).index_record(rid)
     assert rid in open_index(catalogue_engine).search(AllRecords())
+
+
+def test_an_index_scoped_to_a_library_sees_only_its_records(catalogue_engine):
+    assert len(open_index(catalogue_engine, library_id=1).search(AllRecords())) == 6
+    assert open_index(catalogue_engine, library_id=2).search(Clause(Index.TITLE, "history")) == []
