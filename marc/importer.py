@@ -208,9 +208,9 @@ class _ImportRun:
         with self.catalogue.batch(dry_run=self.dry_run) as writer:
             for result in batch:
                 self._import_one(writer, path, result)
-        if batch or last:
-            self.position = (batch[-1].end_offset, batch[-1].number) if batch else self.position
-            self.checkpoint.save(path, *self.position, done=last)
+        if batch:
+            self.position = (batch[-1].end_offset, batch[-1].number)
+        self.checkpoint.save(path, *self.position, done=last)
         if self.progress:
             elapsed = max(time.monotonic() - self.started, 1e-9)
             self.progress(
