@@ -160,11 +160,15 @@ class SearchIndex(abc.ABC):
         if _contains_result_set(query):
             return sorted(self._evaluate(query, result_sets))
         sql, params = self._search_sql(query)
-        scope = ""
-        if self.library_id is not None:
-            scope = f" AND d.library_id = {self.placeholder('library_id')}"
+        if self.library_id is None:
+            # The full-text structures hold exactly the live records: no join needed.
+            final = f"SELECT s.id FROM ({sql}) s ORDER BY s.id"
+        else:
             params["library_id"] = self.library_id
-        final = f"SELECT d.record_id FROM search_docs d WHERE d.record_id IN ({sql}){scope} ORDER BY d.record_id"
+            final = (
+                f"SELECT d.record_id FROM search_docs d WHERE d.record_id IN ({sql})"
+                f" AND d.library_id = {self.placeholder('library_id')} ORDER BY d.record_id"
+            )
         with self.engine.connect() as conn:
             return [r[0] for r in conn.exec_driver_sql(final, params).fetchall()]
 
