@@ -142,13 +142,16 @@ class Exchange:
     def request_key(self, *parts: object) -> str | None:
         """An idempotency key for this transaction, or None when the terminal sent no transaction date.
 
-        Without a date a legitimate repeat (check out, return, check out
-        again) could not be told from a resend, so it is not deduplicated.
+        A resend repeats the transaction date and the sequence number (AY);
+        a new transaction differs in one of them (or in its content).  Without
+        a date a legitimate repeat (check out, return, check out again) could
+        not be told from a resend, so it is not deduplicated.
         """
         date = self.request.fixed.get("transaction_date", "")
         if not date.strip():
             return None
-        text = "\x1f".join([self.terminal.login, self.request.id, date, *map(str, parts)])
+        sequence = "" if self.request.sequence is None else str(self.request.sequence)
+        text = "\x1f".join([self.terminal.login, self.request.id, date, sequence, *map(str, parts)])
         return f"sip2:{self.request.id}:{hashlib.sha256(text.encode('utf-8')).hexdigest()[:40]}"
 
     # -- services ------------------------------------------------------------------------
