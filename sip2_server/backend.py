@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ils_bridge.app import App, Library
+from ils_bridge.connectors.authentication import Authenticator
 from ils_bridge.connectors.campus_auth import CampusAuthenticator
 
 from .config import Sip2Settings
@@ -54,10 +55,11 @@ class TitleCache:
 
 class Backend:
     def __init__(self, app: App, settings: Sip2Settings | None = None, *,
-                 campus_auth: CampusAuthenticator | None = None) -> None:
+                 campus_auth: CampusAuthenticator | None = None, campus_fallback: str = "refuse") -> None:
         self.app = app
         self.settings = settings or Sip2Settings()
         self.campus_auth = campus_auth
+        self.campus_fallback = campus_fallback
         self.terminals = TerminalDirectory(app, self.settings.terminal_defaults)
         self.titles = TitleCache()
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="sip2-service")
@@ -75,6 +77,15 @@ class Backend:
             if code not in self._libraries:
                 self._libraries[code] = self.app.library(code)
             return self._libraries[code]
+
+    def authenticator(self, library: Library, mode: str) -> Authenticator:
+        """Patron password checks for a library: ``local`` PINs, or the ``campus`` system (never accepting
+        when it cannot answer, unless ``connectors.campus_auth.fallback`` is ``local_pin``)."""
+        if mode == "campus":
+            if self.campus_auth is None:
+                raise ValueError("patron_auth is campus but no campus authenticator is configured")
+            return Authenticator(library, self.campus_auth, fallback=self.campus_fallback)
+        return Authenticator(library)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

@@ -78,7 +78,8 @@ def sip2(cli: CliContext, host: str, port: int, tls: ssl.SSLContext | None) -> R
     campus = campus_auth_from_config(connectors) if "campus_auth" in connectors else None
     if settings.patron_auth == "campus" and campus is None:
         raise CliError("sip2.patron_auth is campus but the config has no connectors.campus_auth section")
-    backend = Backend(cli.app, settings, campus_auth=campus)
+    fallback = str((connectors.get("campus_auth") or {}).get("fallback", "refuse"))
+    backend = Backend(cli.app, settings, campus_auth=campus, campus_fallback=fallback)
     server, _ = create_server(cli.app, host=host, port=port, tls=tls, backend=backend)
 
     async def close() -> None:

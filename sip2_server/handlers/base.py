@@ -20,7 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ils_bridge.app import Library
-from ils_bridge.connectors.campus_auth import AuthOutcome
 from ils_bridge.outcome import Outcome, Refusal
 from ils_bridge.reasons import Reason
 
@@ -192,14 +191,13 @@ class Exchange:
 
     async def _ask_pin(self, patron: str, pin: str) -> PinCheck:
         mode = self.terminal.settings.patron_auth or self.backend.settings.patron_auth
-        if mode == "campus":
-            if self.backend.campus_auth is None:
-                return PinCheck.UNAVAILABLE
-            result = await self.backend.run(self.backend.campus_auth.authenticate, patron, pin)
-            return {AuthOutcome.ACCEPTED: PinCheck.VALID, AuthOutcome.REJECTED: PinCheck.INVALID}.get(
-                result.outcome, PinCheck.UNAVAILABLE)
-        outcome = await self.backend.run(self.library.authenticate, patron, pin, terminal=self.terminal.login)
-        return PinCheck.VALID if outcome.ok else PinCheck.INVALID
+        if mode == "campus" and self.backend.campus_auth is None:
+            return PinCheck.UNAVAILABLE  # misconfigured: say so, never accept
+        authenticator = self.backend.authenticator(self.library, mode)
+        outcome = await self.backend.run(authenticator.authenticate, patron, pin)
+        if outcome.ok:
+            return PinCheck.VALID
+        return PinCheck.UNAVAILABLE if outcome.reason is Reason.AUTH_UNAVAILABLE else PinCheck.INVALID
 
     async def pin_given(self) -> PinCheck | None:
         """The verdict on the request's patron password (AD), or None when none was sent."""
@@ -214,8 +212,7 @@ class Exchange:
         if verdict is PinCheck.INVALID:
             return self.refuse(Reason.BAD_PIN)
         if verdict is PinCheck.UNAVAILABLE:
-            text = self.catalog.text("auth_unavailable")
-            return refusal_reply(self.request, self.catalog, text, institution=self.terminal.institution_id, now=self.now())
+            return self.refuse(Reason.AUTH_UNAVAILABLE)
         return None
 
     def forget_patrons(self) -> None:

@@ -66,7 +66,7 @@ def standing_reply(ex: Exchange, reply: Message, account: dict[str, Any] | None,
     if pin is PinCheck.INVALID:
         ex.screen(reply, Reason.BAD_PIN)
     elif pin is PinCheck.UNAVAILABLE:
-        ex.say(reply, "auth_unavailable")
+        ex.screen(reply, Reason.AUTH_UNAVAILABLE)
     if account["standing"] is not None:
         ex.screen(reply, Reason(account["standing"]["reason"]))
     if owed > 0:

@@ -412,7 +412,7 @@ def test_campus_authentication_never_accepts_when_unavailable(sqlite_app, xuzhou
                              .add("AO", XZ).add("AA", "U2").add("AC", "").add("AD", "campus-pw"))
         assert status.get("CQ") == valid and campus.asked == ["U2"]
         if outcome is AuthOutcome.UNAVAILABLE:
-            assert ZH.text("auth_unavailable") in screen(status)
+            assert ZH.screen(Reason.AUTH_UNAVAILABLE) in screen(status)
         out = raw.checkout(XZ, "U2", item, AD="campus-pw")
         assert out.fixed["ok"] == ("1" if valid == "Y" else "0")
 
