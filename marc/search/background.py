@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Protocol
+from typing import Protocol, Self
 
 
 class AsyncServer(Protocol):
@@ -28,7 +28,7 @@ class BackgroundServer:
     def port(self) -> int:
         return self.server.port
 
-    def start(self) -> "BackgroundServer":
+    def start(self) -> Self:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(timeout=10)
         return self
@@ -41,7 +41,7 @@ class BackgroundServer:
         self._thread.join(timeout=10)
         self._loop.close()
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -11,7 +11,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
-from marc.search.normalize import VALUE_END, VALUE_START, identifier, is_lone_cjk, query_tokens
+from marc.search.normalize import (
+    VALUE_END,
+    VALUE_START,
+    identifier,
+    is_lone_cjk,
+    query_tokens,
+)
 from marc.search.query import (
     AllRecords,
     Bool,

@@ -13,23 +13,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import pymarc
-from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from ils_bridge.storage.schema import bib_records
 from marc.search.fields import IndexedRecord, extract
 from marc.search.normalize import VALUE_END, VALUE_START, tokens
 from marc.search.query import (
     PHRASE_INDEXES,
-    AllRecords,
     Bool,
     BoolOp,
-    Clause,
     Index,
     Problem,
     Query,
     QueryError,
     ResultSetRef,
-    check_clause,
 )
 from marc.search.tables import search_docs
 
@@ -141,7 +138,7 @@ class SearchIndex(abc.ABC):
         docs, texts = [], []
         for record_id, library_id, marc in records:
             extracted = self._extract(marc)
-            docs.append(dict(record_id=record_id, library_id=library_id, year=extracted.year, sort_title=extracted.sort_title))
+            docs.append({"record_id": record_id, "library_id": library_id, "year": extracted.year, "sort_title": extracted.sort_title})
             texts.append((record_id, {index: token_stream(index, vals) for index, vals in extracted.values.items()}))
         conn.execute(insert(search_docs), docs)
         self._write_texts(conn, texts)
@@ -150,7 +147,7 @@ class SearchIndex(abc.ABC):
     def _extract(marc: bytes) -> IndexedRecord:
         try:
             record = pymarc.Record(data=marc, to_unicode=True, force_utf8=True)
-        except Exception:  # a broken record is still findable by nothing, never a crash
+        except Exception:  # noqa: BLE001 - pymarc raises many types; a broken record is indexed empty, never a crash
             return IndexedRecord()
         return extract(record)
 
@@ -159,18 +156,39 @@ class SearchIndex(abc.ABC):
         """Ids of the live records matching ``query``, ascending."""
         if _contains_result_set(query):
             return sorted(self._evaluate(query, result_sets))
+        final, params = self._ordered_sql(query)
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.exec_driver_sql(final, params).fetchall()]
+
+    def count_and_page(self, query: Query, start: int, size: int) -> tuple[int, list[int]]:
+        """(number of hits, ids of hits ``start``..``start+size-1`` (1-based)) without
+        fetching every id: what a page of SRU results needs."""
+        if _contains_result_set(query):
+            ids = self.search(query)
+            return len(ids), ids[start - 1 : start - 1 + size]
+        final, params = self._ordered_sql(query)
+        with self.engine.connect() as conn:
+            count = conn.exec_driver_sql(f"SELECT count(*) FROM ({final}) c", params).scalar_one()
+            if size <= 0 or start > count:
+                return count, []
+            params |= {"page_size": size, "page_offset": start - 1}
+            page = conn.exec_driver_sql(
+                f"{final} LIMIT {self.placeholder('page_size')} OFFSET {self.placeholder('page_offset')}", params
+            ).fetchall()
+        return count, [r[0] for r in page]
+
+    def _ordered_sql(self, query: Query) -> tuple[str, dict]:
+        """SQL for the matching ids in ascending order, and its parameters."""
         sql, params = self._search_sql(query)
         if self.library_id is None:
             # The full-text structures hold exactly the live records: no join needed.
-            final = f"SELECT s.id FROM ({sql}) s ORDER BY s.id"
-        else:
-            params["library_id"] = self.library_id
-            final = (
-                f"SELECT d.record_id FROM search_docs d WHERE d.record_id IN ({sql})"
-                f" AND d.library_id = {self.placeholder('library_id')} ORDER BY d.record_id"
-            )
-        with self.engine.connect() as conn:
-            return [r[0] for r in conn.exec_driver_sql(final, params).fetchall()]
+            return f"SELECT s.id FROM ({sql}) s ORDER BY s.id", params
+        params["library_id"] = self.library_id
+        scoped = (
+            f"SELECT d.record_id FROM search_docs d WHERE d.record_id IN ({sql})"
+            f" AND d.library_id = {self.placeholder('library_id')} ORDER BY d.record_id"
+        )
+        return scoped, params
 
     def _evaluate(self, query: Query, result_sets: ResultSets | None) -> set[int]:
         """Set algebra in Python, for trees that mention earlier result sets."""

@@ -16,9 +16,11 @@ from marc.search.normalize import fold
 from marc.search.query import BoolOp, Index
 
 DDL = (
-    "CREATE TABLE IF NOT EXISTS search_pg ("
-    " record_id BIGINT PRIMARY KEY REFERENCES bib_records(id) ON DELETE CASCADE,"
-    " doc TSVECTOR NOT NULL)",
+    (
+        "CREATE TABLE IF NOT EXISTS search_pg ("
+        " record_id BIGINT PRIMARY KEY REFERENCES bib_records(id) ON DELETE CASCADE,"
+        " doc TSVECTOR NOT NULL)"
+    ),
     "CREATE INDEX IF NOT EXISTS ix_search_pg_doc ON search_pg USING GIN (doc)",
 )
 MAX_POSITION = 16383  # PostgreSQL's limit; later tokens share it

@@ -8,6 +8,7 @@ text, and MARCXML with holdings (852 location + 876 item status per copy).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -136,8 +137,10 @@ def _iso2709_to_xml_fields(data: bytes) -> bytes:
     return b"".join(out)
 
 
+@functools.lru_cache(maxsize=4096)
 def marcxml_from_iso2709(data: bytes) -> str:
-    """MARCXML of stored bytes: the fast path for valid UTF-8 records."""
+    """MARCXML of stored bytes: the fast path for valid UTF-8 records.  Cached by
+    the bytes themselves, so an edited record is never served stale."""
     try:
         inner = _iso2709_to_xml_fields(data).decode("utf-8")
     except (ValueError, UnicodeDecodeError):

@@ -114,8 +114,8 @@ class Proximity:
 @dataclass(frozen=True)
 class Bool:
     op: BoolOp
-    left: "Query"
-    right: "Query"
+    left: Query
+    right: Query
     proximity: Proximity | None = field(default=None)
 
 

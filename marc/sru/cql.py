@@ -97,8 +97,8 @@ class CqlClause:
 @dataclass(frozen=True)
 class CqlBool:
     op: str
-    left: "CqlNode"
-    right: "CqlNode"
+    left: CqlNode
+    right: CqlNode
     modifiers: tuple[Modifier, ...] = ()
 
 

@@ -74,7 +74,7 @@ def daia_document(params: Mapping[str, str], index: SearchIndex, holdings: Holdi
     body = {
         "version": "0.5",
         "schema": "http://ws.gbv.de/daia/",
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "institution": {"content": institution},
         "document": documents,
     }

@@ -98,5 +98,5 @@ class SruDiagnostic(Exception):
         return f"{DIAGNOSTIC_PREFIX}{self.number}"
 
     @classmethod
-    def from_query_error(cls, error: QueryError) -> "SruDiagnostic":
+    def from_query_error(cls, error: QueryError) -> SruDiagnostic:
         return cls(FOR_PROBLEM[error.problem], error.detail or str(error))

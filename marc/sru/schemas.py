@@ -6,7 +6,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from marc.search.availability import CopyStatus
-from marc.search.presentation import dublin_core, marcxml_from_iso2709, marcxml_with_holdings, parse_iso2709
+from marc.search.presentation import (
+    dublin_core,
+    marcxml_from_iso2709,
+    marcxml_with_holdings,
+    parse_iso2709,
+)
 
 
 @dataclass(frozen=True)

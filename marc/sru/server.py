@@ -90,7 +90,7 @@ class SruServer:
                 await writer.drain()
                 if not request.keep_alive:
                     break
-        except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # idle, gone, or the server is stopping: just close
         finally:
             self._connections.discard(task)

@@ -13,7 +13,12 @@ from marc.sru import diagnostics as d
 from marc.sru import responses
 from marc.sru.cql import Modifier, SortKey, cql_to_query, parse, resolve_index
 from marc.sru.diagnostics import SruDiagnostic
-from marc.sru.explain import DEFAULT_MAXIMUM_RECORDS, MAXIMUM_RECORDS, MAXIMUM_TERMS, explain_record
+from marc.sru.explain import (
+    DEFAULT_MAXIMUM_RECORDS,
+    MAXIMUM_RECORDS,
+    MAXIMUM_TERMS,
+    explain_record,
+)
 from marc.sru.schemas import find_schema
 
 XML = "text/xml; charset=utf-8"
@@ -90,18 +95,21 @@ class SruService:
         query, sort = cql_to_query(params["query"])
         sort = sort or _sort_keys_parameter(params.get("sortKeys"))
         try:
-            ids = self.index.search(query)
-            for key in reversed(sort):  # stable sorts: last key first
-                index, descending = _sort_key(key)
-                ids = self.index.sorted_ids(ids, index, descending)
+            if sort:
+                ids = self.index.search(query)
+                for key in reversed(sort):  # stable sorts: last key first
+                    index, descending = _sort_key(key)
+                    ids = self.index.sorted_ids(ids, index, descending)
+                count, page = len(ids), ids[start - 1 : start - 1 + maximum]
+            else:
+                count, page = self.index.count_and_page(query, start, maximum)
         except QueryError as error:
             raise SruDiagnostic.from_query_error(error) from None
         if maximum == 0:
-            return responses.search_retrieve(version, len(ids), [], escaping, None)
-        if start > len(ids):
-            diag = SruDiagnostic(d.FIRST_RECORD_OUT_OF_RANGE, str(start)) if ids else None
-            return responses.search_retrieve(version, len(ids), [], escaping, None, [diag] if diag else [])
-        page = ids[start - 1 : start - 1 + maximum]
+            return responses.search_retrieve(version, count, [], escaping, None)
+        if start > count:
+            diag = SruDiagnostic(d.FIRST_RECORD_OUT_OF_RANGE, str(start)) if count else None
+            return responses.search_retrieve(version, count, [], escaping, None, [diag] if diag else [])
         raw = self.index.records(page)
         copies = self.holdings.copies(page) if schema.needs_holdings else {}
         out = [
@@ -110,7 +118,7 @@ class SruService:
             if rid in raw
         ]
         following = start + len(page)
-        return responses.search_retrieve(version, len(ids), out, escaping, following if following <= len(ids) else None)
+        return responses.search_retrieve(version, count, out, escaping, following if following <= count else None)
 
     def _scan(self, version: str, params: Mapping[str, str]) -> bytes:
         clause_text = params.get("scanClause")

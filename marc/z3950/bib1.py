@@ -75,7 +75,7 @@ class Bib1Error(Exception):
         self.addinfo = addinfo
 
     @classmethod
-    def from_query_error(cls, error: QueryError) -> "Bib1Error":
+    def from_query_error(cls, error: QueryError) -> Bib1Error:
         return cls(FOR_PROBLEM[error.problem], error.detail or str(error))
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from marc.search.availability import CopyState, CopyStatus
-from marc.search.presentation import marcxml_from_iso2709, parse_iso2709, status_text, sutrs
+from marc.search.presentation import (
+    marcxml_from_iso2709,
+    parse_iso2709,
+    status_text,
+    sutrs,
+)
 from marc.z3950 import codec, oids
 
 SUPPORTED_SYNTAXES = (oids.USMARC, oids.MARCXML, oids.XML_TEXT, oids.SUTRS, oids.OPAC)

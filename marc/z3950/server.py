@@ -83,7 +83,7 @@ class Z3950Server:
             while True:
                 try:
                     pdu = await asyncio.wait_for(codec.read_pdu(reader), self.idle_timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await self._send(writer, close_apdu("lackOfActivity"))
                     break
                 except codec.ProtocolError as error:

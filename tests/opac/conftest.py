@@ -7,6 +7,7 @@ import datetime as dt
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
 import pymarc
 import pytest
@@ -14,14 +15,21 @@ import sqlalchemy
 from sqlalchemy import select
 
 import marc.search.tables  # noqa: F401  (registers search_docs on the shared metadata)
-from ils_bridge.storage.schema import bib_records, items, libraries, loans, metadata, patrons
+from ils_bridge.storage.schema import (
+    bib_records,
+    items,
+    libraries,
+    loans,
+    metadata,
+    patrons,
+)
 from marc.search import CopyState, CopyStatus, SearchIndex, open_index
 from marc.search.background import BackgroundServer
 from marc.sru.server import SruServer
 from marc.z3950.server import Z3950Server
 
-NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone.utc)
-DUE = dt.datetime(2026, 3, 30, 15, 59, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+DUE = dt.datetime(2026, 3, 30, 15, 59, tzinfo=dt.UTC)
 
 
 def marc_record(
@@ -64,7 +72,7 @@ CATALOGUE = [
 class TableHoldings:
     """Copy status read straight from items/loans: the test stand-in for the circulation service."""
 
-    STATES = {"available": CopyState.ON_SHELF, "checked_out": CopyState.CHECKED_OUT, "on_hold_shelf": CopyState.ON_HOLD_SHELF}
+    STATES: ClassVar[dict[str, CopyState]] = {"available": CopyState.ON_SHELF, "checked_out": CopyState.CHECKED_OUT, "on_hold_shelf": CopyState.ON_HOLD_SHELF}
 
     def __init__(self, engine: sqlalchemy.Engine) -> None:
         self.engine = engine
@@ -89,9 +97,9 @@ class TableHoldings:
 
 
 def _item(bib_id: int, barcode: str, status: str, closed_stack: bool = False) -> dict:
-    return dict(library_id=1, bib_id=bib_id, barcode=barcode, material="book", status=status, branch="main",
-                location="stacks", call_number=f"CALL {barcode}", copy_number="1", closed_stack=closed_stack,
-                created_at=NOW, updated_at=NOW)
+    return {"library_id": 1, "bib_id": bib_id, "barcode": barcode, "material": "book", "status": status,
+            "branch": "main", "location": "stacks", "call_number": f"CALL {barcode}", "copy_number": "1",
+            "closed_stack": closed_stack, "created_at": NOW, "updated_at": NOW}
 
 
 def load_catalogue(engine: sqlalchemy.Engine) -> dict[str, int]:
@@ -152,5 +160,5 @@ def yaz(script: str, timeout: float = 30) -> str:
     """Run yaz-client on a command script; its transcript."""
     if shutil.which("yaz-client") is None:
         pytest.skip("yaz-client is not installed")
-    result = subprocess.run(["yaz-client"], input=script, capture_output=True, text=True, timeout=timeout, errors="replace")
+    result = subprocess.run(["yaz-client"], input=script, capture_output=True, text=True, timeout=timeout, errors="replace", check=False)
     return result.stdout

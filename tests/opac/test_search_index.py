@@ -171,7 +171,7 @@ def test_sorting_by_title_and_year(catalogue_engine):
 
 
 def test_broken_marc_is_skipped_not_fatal(catalogue_engine):
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     with catalogue_engine.begin() as conn:
         rid = conn.execute(bib_records.insert().values(library_id=1, title="x", marc=b"garbage bytes", created_at=now, updated_at=now)).inserted_primary_key[0]
     open_index(catalogue_engine).index_record(rid)
@@ -181,3 +181,12 @@ def test_broken_marc_is_skipped_not_fatal(catalogue_engine):
 def test_an_index_scoped_to_a_library_sees_only_its_records(catalogue_engine):
     assert len(open_index(catalogue_engine, library_id=1).search(AllRecords())) == 6
     assert open_index(catalogue_engine, library_id=2).search(Clause(Index.TITLE, "history")) == []
+
+
+def test_count_and_page_agree_with_the_full_search(catalogue_engine):
+    index = open_index(catalogue_engine)
+    query = Clause(Index.TITLE, "history")
+    everything = index.search(query)
+    assert index.count_and_page(query, 2, 1) == (3, everything[1:2])
+    assert index.count_and_page(query, 9, 5) == (3, [])
+    assert index.count_and_page(query, 1, 0) == (3, [])
