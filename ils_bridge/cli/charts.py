@@ -29,7 +29,9 @@ def circulation_chart(rows: Sequence[dict[str, Any]], path: Path, *, title: str)
         panel.set_title(f"by {label}", loc="left", fontsize=11)
         panel.set_ylabel("transactions")
         panel.grid(axis="y", alpha=0.3)
-        panel.legend(title=label, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title_fontsize=9, frameon=False)
+        handles, labels = panel.get_legend_handles_labels()  # listed top-down, as stacked
+        panel.legend(handles[::-1], labels[::-1], title=label, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
+                     title_fontsize=9, frameon=False)
     panels[1].set_xlabel("period")
     pyplot.setp(panels[1].get_xticklabels(), rotation=45 if len(periods) > 6 else 0, ha="right" if len(periods) > 6 else "center")
     figure.suptitle(title, fontsize=13)

@@ -6,6 +6,8 @@ checked by the ledger service, never turned into floats.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import click
 
 from ils_bridge.cli.common import CliContext, Group, emit, finish, pass_cli
@@ -32,9 +34,13 @@ def list_fees(cli: CliContext, patron: str) -> None:
     account = in_library_time(lib, lib.patron_account(patron))
     data = {"patron": account["number"], "currency": account["currency"], "owed": account["fees_owed"],
             "fees": account["fees"]}
-    emit(cli, data, lambda d: print_table(f"Open fees of {patron}: {d['owed']} {d['currency']} owed", [
+    emit(cli, data, lambda d: print_table(f"Open fees of {patron}: {_balance(d['owed'], d['currency'])}", [
         ("fee", "fee_id"), ("type", "type"), ("amount", "amount"), ("outstanding", "outstanding"),
         ("charged", "created_at")], d["fees"], empty="nothing owed"))
+
+
+def _balance(owed: Decimal, currency: str) -> str:
+    return f"{owed} {currency} owed" if owed >= 0 else f"the library owes the patron {-owed} {currency}"
 
 
 @commands.command()
