@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ils_bridge.calendar import Closure, LibraryCalendar
@@ -31,6 +31,20 @@ from policies.model import Policy
 
 class UnknownLibrary(LookupError):
     pass
+
+
+# Statements run on every call, built once (SQLAlchemy then skips rebuilding their cache keys).
+_ACTIVE_VERSION = select(s.policy_versions.c.version).where(
+    s.policy_versions.c.library_id == bindparam("library"), s.policy_versions.c.active.is_(True))
+_VERSION_DOCUMENT = select(s.policy_versions.c.version, s.policy_versions.c.document).where(
+    s.policy_versions.c.library_id == bindparam("library"), s.policy_versions.c.version == bindparam("version"))
+_CLOSURES = select(s.closures.c.start_date, s.closures.c.end_date, s.closures.c.kind, s.closures.c.name).where(
+    s.closures.c.library_id == bindparam("library"))
+_EARLIER_OUTCOME = select(s.request_keys.c.outcome).where(
+    s.request_keys.c.library_id == bindparam("library"), s.request_keys.c.scope == bindparam("scope"),
+    s.request_keys.c.key == bindparam("key"))
+_INSERT_REQUEST_KEY = insert(s.request_keys)
+_INSERT_TRANSACTION = insert(s.transactions)
 
 
 CALL_OPTIONS = ("at", "terminal", "actor", "request_key")
@@ -82,12 +96,13 @@ class App:
         return self.library(info.code)
 
     def policy(self, conn: Connection, library_id: int) -> Policy:
-        row = conn.execute(select(s.policy_versions.c.version, s.policy_versions.c.document).where(
-            s.policy_versions.c.library_id == library_id, s.policy_versions.c.active.is_(True))).first()
-        if row is None:
+        """The active policy, read on every call so a version applied by another process takes effect at once."""
+        version = conn.execute(_ACTIVE_VERSION, {"library": library_id}).scalar()
+        if version is None:
             raise UnknownLibrary(f"library {library_id} has no active policy")
-        key = (library_id, row.version)
+        key = (library_id, version)
         if key not in self._policies:
+            row = conn.execute(_VERSION_DOCUMENT, {"library": library_id, "version": version}).one()
             policy = load_policy(row.document, f"policy version {row.version}")
             object.__setattr__(policy, "version", row.version)
             self._policies[key] = policy
@@ -128,8 +143,7 @@ class Library:
         return Ctx(conn, self.record, policy, self._calendar(conn, policy), at or self.app.clock.now(), terminal, actor)
 
     def _calendar(self, conn: Connection, policy: Policy) -> LibraryCalendar:
-        stored = [Closure(r.start_date, r.end_date, r.kind, r.name) for r in conn.execute(
-            select(s.closures).where(s.closures.c.library_id == self.record.id))]
+        stored = [Closure(*row) for row in conn.execute(_CLOSURES, {"library": self.record.id})]
         return LibraryCalendar(self.record.timezone, policy.calendar.weekly_closed, [*policy.calendar.closures, *stored])
 
     def _run(self, op: str, work: Callable[[Ctx], dict[str, Any]], *, at: dt.datetime | None = None,
@@ -142,9 +156,7 @@ class Library:
         def attempt(conn: Connection) -> Outcome:
             ctx = self._context(conn, at, terminal, actor)
             if request_key is not None:
-                earlier = conn.execute(select(s.request_keys.c.outcome).where(
-                    s.request_keys.c.library_id == self.record.id, s.request_keys.c.scope == scope,
-                    s.request_keys.c.key == request_key)).scalar()
+                earlier = conn.execute(_EARLIER_OUTCOME, {"library": self.record.id, "scope": scope, "key": request_key}).scalar()
                 if earlier is not None:
                     return Outcome.from_json(earlier)
             data = work(ctx)
@@ -171,20 +183,21 @@ class Library:
         try:
             return self.app.db.transaction(record)
         except IntegrityError:  # the same request key was answered meanwhile by another process
-            return self.app.db.read(lambda conn: Outcome.from_json(conn.execute(select(s.request_keys.c.outcome).where(
-                s.request_keys.c.library_id == self.record.id, s.request_keys.c.scope == scope,
-                s.request_keys.c.key == request_key)).scalar_one()))
+            return self.app.db.read(lambda conn: Outcome.from_json(conn.execute(
+                _EARLIER_OUTCOME, {"library": self.record.id, "scope": scope, "key": request_key}).scalar_one()))
 
     def _record(self, ctx: Ctx, op: str, outcome: Outcome, request_key: str | None, scope: str, log: bool) -> None:
         if request_key is not None:
-            ctx.conn.execute(insert(s.request_keys).values(
-                library_id=self.record.id, scope=scope, key=request_key, op=op, outcome=outcome.to_json(), created_at=ctx.now))
+            ctx.conn.execute(_INSERT_REQUEST_KEY, {
+                "library_id": self.record.id, "scope": scope, "key": request_key, "op": op, "outcome": outcome.to_json(),
+                "created_at": ctx.now})
         if log:
-            ctx.conn.execute(insert(s.transactions).values(
-                library_id=self.record.id, at=ctx.now, op=op, patron_id=outcome.data.get("patron_id"),
-                item_id=outcome.data.get("item_id"), ok=outcome.ok, reason=outcome.reason.value if outcome.reason else None,
-                rule_id=outcome.rule, policy_version=outcome.policy_version, terminal=ctx.terminal,
-                detail={"fees": [f.to_json() for f in outcome.fees]} if outcome.fees else None))
+            ctx.conn.execute(_INSERT_TRANSACTION, {
+                "library_id": self.record.id, "at": ctx.now, "op": op, "patron_id": outcome.data.get("patron_id"),
+                "item_id": outcome.data.get("item_id"), "ok": outcome.ok,
+                "reason": outcome.reason.value if outcome.reason else None, "rule_id": outcome.rule,
+                "policy_version": outcome.policy_version, "terminal": ctx.terminal,
+                "detail": {"fees": [f.to_json() for f in outcome.fees]} if outcome.fees else None})
 
     def _read(self, work: Callable[[Ctx], Any], at: dt.datetime | None = None) -> Any:
         """A read-only call: returns its result, or raises Refusal (unknown patron/item)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from ils_bridge.outcome import Refusal
 from ils_bridge.reasons import Reason
@@ -32,6 +32,12 @@ from ils_bridge.storage import schema as s
 from policies.decisions import Account, CurrentLoan, RenewalFacts, decide_checkout, decide_renewal, overdue_fine
 
 UNAVAILABLE_STATUSES = ("lost", "missing", "withdrawn", "in_transit")
+
+_INSERT_LOAN = insert(s.loans)
+_LEND_ITEM = update(s.items).where(s.items.c.id == bindparam("item")).values(
+    status="checked_out", times_loaned=s.items.c.times_loaned + 1, updated_at=bindparam("now"))
+_RETURN_LOAN = update(s.loans).where(s.loans.c.id == bindparam("loan")).values(status="returned", returned_at=bindparam("returned"))
+_LOCK_PATRON = select(s.patrons.c.id).where(s.patrons.c.id == bindparam("patron")).with_for_update()
 
 
 def account_of(ctx: Ctx, ref: PatronRef) -> Account:
@@ -76,13 +82,13 @@ def checkout(ctx: Ctx, patron: str, item: str, *, renew_if_own: bool = False) ->
     if not decision.ok:
         raise Refusal(decision.reason, None, decision.rule, steps=[st.detail for st in decision.steps])
     due_at = ctx.calendar.end_of_day(decision.due)
-    loan_id = ctx.conn.execute(insert(s.loans).values(
-        library_id=ctx.library.id, item_id=row.id, patron_id=ref.id, card_id=ref.card.id if ref.card else None,
-        checked_out_at=ctx.now, due_at=due_at, status="active", renewals=0, first_reader=row.times_loaned == 0,
-        policy_version=ctx.policy.version, rule_id=decision.rule, terms=decision.terms, terminal=ctx.terminal,
-    )).inserted_primary_key[0]
-    ctx.conn.execute(update(s.items).where(s.items.c.id == row.id).values(
-        status="checked_out", times_loaned=s.items.c.times_loaned + 1, updated_at=ctx.now))
+    loan_id = ctx.conn.execute(_INSERT_LOAN, {
+        "library_id": ctx.library.id, "item_id": row.id, "patron_id": ref.id, "card_id": ref.card.id if ref.card else None,
+        "checked_out_at": ctx.now, "due_at": due_at, "status": "active", "renewals": 0,
+        "first_reader": row.times_loaned == 0, "policy_version": ctx.policy.version, "rule_id": decision.rule,
+        "terms": decision.terms, "terminal": ctx.terminal,
+    }).inserted_primary_key[0]
+    ctx.conn.execute(_LEND_ITEM, {"item": row.id, "now": ctx.now})
     if trapped is not None:
         hold_service.fulfil(ctx, trapped)
     return {"rule": decision.rule, "due": due_at, "loan_id": loan_id, "patron_id": ref.id, "item_id": row.id,
@@ -141,7 +147,7 @@ def checkin(ctx: Ctx, item: str, *, returned_at: dt.datetime | None = None) -> d
         entry = ctx.charge(loan.patron_id, "overdue", fine.amount, loan_id=loan.id, item_id=row.id, rule_id=fine.rule)
         ctx.notify(loan.patron_id, "fine", f"fine:{entry}", fee_type="overdue", **amounts(ctx, fine.amount),
                    **about_item(ctx, row.id))
-    ctx.conn.execute(update(s.loans).where(s.loans.c.id == loan.id).values(status="returned", returned_at=returned))
+    ctx.conn.execute(_RETURN_LOAN, {"loan": loan.id, "returned": returned})
     trap = hold_service.trap(ctx, row)
     return {
         "rule": fine.rule or loan.rule_id, "item_id": row.id, "title_id": row.bib_id, "patron_id": loan.patron_id,
@@ -152,4 +158,4 @@ def checkin(ctx: Ctx, item: str, *, returned_at: dt.datetime | None = None) -> d
 def find_patron_by_id_locked(ctx: Ctx, patron_id: int) -> None:
     """Lock the borrower's row before the item's: the one lock order every service keeps."""
     if ctx.lock_rows:
-        ctx.conn.execute(select(s.patrons.c.id).where(s.patrons.c.id == patron_id).with_for_update())
+        ctx.conn.execute(_LOCK_PATRON, {"patron": patron_id})

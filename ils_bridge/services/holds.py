@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from ils_bridge.outcome import Refusal
 from ils_bridge.reasons import Reason
@@ -119,8 +119,12 @@ def close(ctx: Ctx, hold: Row, status: str) -> None:
         trap(ctx, ctx.conn.execute(select(s.items).where(s.items.c.id == hold.item_id)).one())
 
 
+_TRAPPED = select(s.holds).where(s.holds.c.item_id == bindparam("item"), s.holds.c.status == "ready")
+_SHELVE = update(s.items).where(s.items.c.id == bindparam("item")).values(status="available", updated_at=bindparam("now"))
+
+
 def trapped_hold(ctx: Ctx, item_id: int) -> Row | None:
-    return ctx.conn.execute(select(s.holds).where(s.holds.c.item_id == item_id, s.holds.c.status == "ready")).first()
+    return ctx.conn.execute(_TRAPPED, {"item": item_id}).first()
 
 
 def trap(ctx: Ctx, item: Row) -> dict[str, Any] | None:
@@ -139,7 +143,7 @@ def trap(ctx: Ctx, item: Row) -> dict[str, Any] | None:
                    shelf_expires_on=expires.isoformat())
         return {"hold_id": hold.id, "patron": holder.number, "patron_name": holder.name,
                 "pickup_branch": hold.pickup_branch or item.branch, "shelf_expires_on": expires.isoformat()}
-    ctx.conn.execute(update(s.items).where(s.items.c.id == item.id).values(status="available", updated_at=ctx.now))
+    ctx.conn.execute(_SHELVE, {"item": item.id, "now": ctx.now})
     return None
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy import Row, bindparam, func, or_, select
 
 from ils_bridge.outcome import Refusal
 from ils_bridge.reasons import Reason
@@ -37,22 +37,30 @@ class PatronRef:
         return self.row.id
 
 
+_CARD_BY_NUMBER = (
+    select(s.cards)
+    .where(s.cards.c.library_id == bindparam("library"), s.cards.c.number == bindparam("number"))
+    .order_by((s.cards.c.status == "replaced").asc(), s.cards.c.id.desc())
+    .limit(1)
+)
+_PATRON_BY_ID = select(s.patrons).where(s.patrons.c.library_id == bindparam("library"), s.patrons.c.id == bindparam("id"))
+_PATRON_BY_NUMBER = select(s.patrons).where(s.patrons.c.library_id == bindparam("library"), s.patrons.c.number == bindparam("number"))
+_PATRON_BY_ID_LOCKED = _PATRON_BY_ID.with_for_update()
+_PATRON_BY_NUMBER_LOCKED = _PATRON_BY_NUMBER.with_for_update()
+
+
 def find_patron(ctx: Ctx, identifier: str, *, lock: bool = False) -> PatronRef:
     """By card number (a live card first, then a replaced one) or by patron number."""
     identifier = (identifier or "").strip()
     if not identifier:
         raise Refusal(Reason.UNKNOWN_PATRON, "no patron identifier was given")
-    card = ctx.conn.execute(
-        select(s.cards)
-        .where(s.cards.c.library_id == ctx.library.id, s.cards.c.number == identifier)
-        .order_by((s.cards.c.status == "replaced").asc(), s.cards.c.id.desc())
-        .limit(1)
-    ).first()
-    query = select(s.patrons).where(s.patrons.c.library_id == ctx.library.id)
-    query = query.where(s.patrons.c.id == card.patron_id) if card else query.where(s.patrons.c.number == identifier)
-    if lock and ctx.lock_rows:
-        query = query.with_for_update()
-    patron = ctx.conn.execute(query).first()
+    card = ctx.conn.execute(_CARD_BY_NUMBER, {"library": ctx.library.id, "number": identifier}).first()
+    locked = lock and ctx.lock_rows
+    if card is not None:
+        query, params = (_PATRON_BY_ID_LOCKED if locked else _PATRON_BY_ID), {"id": card.patron_id}
+    else:
+        query, params = (_PATRON_BY_NUMBER_LOCKED if locked else _PATRON_BY_NUMBER), {"number": identifier}
+    patron = ctx.conn.execute(query, {"library": ctx.library.id, **params}).first()
     if patron is None:
         raise Refusal(Reason.UNKNOWN_PATRON, f"no patron has the number or card {identifier!r}")
     if card is None:
@@ -60,13 +68,16 @@ def find_patron(ctx: Ctx, identifier: str, *, lock: bool = False) -> PatronRef:
     return PatronRef(patron, card)
 
 
+_CURRENT_CARD = (
+    select(s.cards)
+    .where(s.cards.c.patron_id == bindparam("patron"), s.cards.c.status.in_(LIVE_CARD_STATUSES))
+    .order_by((s.cards.c.status == "active").desc(), s.cards.c.id.desc())
+    .limit(1)
+)
+
+
 def current_card(ctx: Ctx, patron_id: int) -> Row | None:
-    return ctx.conn.execute(
-        select(s.cards)
-        .where(s.cards.c.patron_id == patron_id, s.cards.c.status.in_(LIVE_CARD_STATUSES))
-        .order_by((s.cards.c.status == "active").desc(), s.cards.c.id.desc())
-        .limit(1)
-    ).first()
+    return ctx.conn.execute(_CURRENT_CARD, {"patron": patron_id}).first()
 
 
 def patron_standing_refusal(ctx: Ctx, ref: PatronRef, *, need_card: bool = True) -> Refusal | None:
@@ -96,13 +107,16 @@ def require_standing(ctx: Ctx, ref: PatronRef) -> None:
         raise refusal
 
 
+_ACTIVE_PACKAGE = (
+    select(s.package_purchases.c.package)
+    .where(s.package_purchases.c.patron_id == bindparam("patron"), s.package_purchases.c.valid_until >= bindparam("today"))
+    .order_by(s.package_purchases.c.bought_at.desc())
+    .limit(1)
+)
+
+
 def active_package(ctx: Ctx, patron_id: int) -> str | None:
-    return ctx.conn.execute(
-        select(s.package_purchases.c.package)
-        .where(s.package_purchases.c.patron_id == patron_id, s.package_purchases.c.valid_until >= ctx.today)
-        .order_by(s.package_purchases.c.bought_at.desc())
-        .limit(1)
-    ).scalar()
+    return ctx.conn.execute(_ACTIVE_PACKAGE, {"patron": patron_id, "today": ctx.today}).scalar()
 
 
 def patron_facts(ctx: Ctx, ref: PatronRef) -> dict[str, Any]:
@@ -114,11 +128,17 @@ def patron_facts(ctx: Ctx, ref: PatronRef) -> dict[str, Any]:
     }
 
 
+_ITEM_BY_BARCODE = select(s.items).where(s.items.c.library_id == bindparam("library"), s.items.c.barcode == bindparam("barcode"))
+_ITEM_BY_BARCODE_LOCKED = _ITEM_BY_BARCODE.with_for_update()
+_COPIES = (
+    select(func.count()).select_from(s.items)
+    .where(s.items.c.bib_id == bindparam("bib"), s.items.c.status.not_in(("withdrawn", "lost")))
+)
+
+
 def find_item(ctx: Ctx, barcode: str, *, lock: bool = False) -> Row:
-    query = select(s.items).where(s.items.c.library_id == ctx.library.id, s.items.c.barcode == (barcode or "").strip())
-    if lock and ctx.lock_rows:
-        query = query.with_for_update()
-    item = ctx.conn.execute(query).first()
+    query = _ITEM_BY_BARCODE_LOCKED if lock and ctx.lock_rows else _ITEM_BY_BARCODE
+    item = ctx.conn.execute(query, {"library": ctx.library.id, "barcode": (barcode or "").strip()}).first()
     if item is None:
         raise Refusal(Reason.UNKNOWN_ITEM, f"no item has the barcode {barcode!r}")
     return item
@@ -126,9 +146,7 @@ def find_item(ctx: Ctx, barcode: str, *, lock: bool = False) -> Row:
 
 def copies_of(ctx: Ctx, bib_id: int) -> int:
     """Copies the library holds of a title (all stacks; withdrawn and lost copies do not count)."""
-    return ctx.conn.execute(
-        select(func.count()).select_from(s.items).where(s.items.c.bib_id == bib_id, s.items.c.status.not_in(("withdrawn", "lost")))
-    ).scalar_one()
+    return ctx.conn.execute(_COPIES, {"bib": bib_id}).scalar_one()
 
 
 def item_facts(ctx: Ctx, item: Row, copies: int | None = None) -> dict[str, Any]:
@@ -146,19 +164,23 @@ def item_facts(ctx: Ctx, item: Row, copies: int | None = None) -> dict[str, Any]
     return classify(ctx.policy, facts)
 
 
+_ACTIVE_LOAN_OF_ITEM = select(s.loans).where(s.loans.c.item_id == bindparam("item"), s.loans.c.status == "active")
+_ACTIVE_LOANS_WITH_ITEMS = (
+    select(s.loans, s.items.c.barcode, s.items.c.price_minor, s.items.c.bib_id, s.items.c.material,
+           s.items.c.collection, s.items.c.language, s.items.c.classification, s.items.c.branch,
+           s.items.c.location, s.items.c.pub_year, s.items.c.closed_stack)
+    .join(s.items, s.items.c.id == s.loans.c.item_id)
+    .where(s.loans.c.patron_id == bindparam("patron"), s.loans.c.status == "active")
+    .order_by(s.loans.c.due_at)
+)
+
+
 def active_loan_of_item(ctx: Ctx, item_id: int) -> Row | None:
-    return ctx.conn.execute(select(s.loans).where(s.loans.c.item_id == item_id, s.loans.c.status == "active")).first()
+    return ctx.conn.execute(_ACTIVE_LOAN_OF_ITEM, {"item": item_id}).first()
 
 
 def active_loans_with_items(ctx: Ctx, patron_id: int) -> list[Row]:
-    return list(ctx.conn.execute(
-        select(s.loans, s.items.c.barcode, s.items.c.price_minor, s.items.c.bib_id, s.items.c.material,
-               s.items.c.collection, s.items.c.language, s.items.c.classification, s.items.c.branch,
-               s.items.c.location, s.items.c.pub_year, s.items.c.closed_stack)
-        .join(s.items, s.items.c.id == s.loans.c.item_id)
-        .where(s.loans.c.patron_id == patron_id, s.loans.c.status == "active")
-        .order_by(s.loans.c.due_at)
-    ))
+    return list(ctx.conn.execute(_ACTIVE_LOANS_WITH_ITEMS, {"patron": patron_id}))
 
 
 def loan_item_facts(ctx: Ctx, loan: Row) -> dict[str, Any]:
@@ -174,31 +196,40 @@ def due_day(ctx: Ctx, loan: Row) -> dt.date:
     return ctx.calendar.local_date(loan.due_at)
 
 
+_BALANCE = (
+    select(func.coalesce(func.sum(s.ledger_entries.c.amount_minor), 0))
+    .where(s.ledger_entries.c.patron_id == bindparam("patron"), s.ledger_entries.c.account == bindparam("account"))
+)
+_DEPOSIT_TAKEN = (
+    select(func.coalesce(func.sum(s.ledger_entries.c.amount_minor), 0)).where(
+        s.ledger_entries.c.patron_id == bindparam("patron"),
+        s.ledger_entries.c.account == "deposit",
+        s.ledger_entries.c.kind.in_(("deposit_take", "deposit_refund")),
+    )
+)
+_WAITING_FOR_TITLE = (
+    select(s.holds).where(s.holds.c.bib_id == bindparam("bib"), s.holds.c.status == "waiting")
+    .order_by(s.holds.c.placed_at, s.holds.c.id)
+)
+_WAITING_FOR_ITEM = (
+    select(s.holds)
+    .where(s.holds.c.bib_id == bindparam("bib"), s.holds.c.status == "waiting",
+           or_(s.holds.c.item_id.is_(None), s.holds.c.item_id == bindparam("item")))
+    .order_by(s.holds.c.placed_at, s.holds.c.id)
+)
+
+
 def balance(ctx: Ctx, patron_id: int, account: str) -> Decimal:
-    total = ctx.conn.execute(
-        select(func.coalesce(func.sum(s.ledger_entries.c.amount_minor), 0))
-        .where(s.ledger_entries.c.patron_id == patron_id, s.ledger_entries.c.account == account)
-    ).scalar_one()
-    return ctx.money(int(total))
+    return ctx.money(int(ctx.conn.execute(_BALANCE, {"patron": patron_id, "account": account}).scalar_one()))
 
 
 def deposit_taken(ctx: Ctx, patron_id: int) -> Decimal:
     """What the patron has deposited (takes less refunds), the base of percentage deductions."""
-    total = ctx.conn.execute(
-        select(func.coalesce(func.sum(s.ledger_entries.c.amount_minor), 0)).where(
-            s.ledger_entries.c.patron_id == patron_id,
-            s.ledger_entries.c.account == "deposit",
-            s.ledger_entries.c.kind.in_(("deposit_take", "deposit_refund")),
-        )
-    ).scalar_one()
-    return ctx.money(int(total))
+    return ctx.money(int(ctx.conn.execute(_DEPOSIT_TAKEN, {"patron": patron_id}).scalar_one()))
 
 
 def waiting_holds(ctx: Ctx, bib_id: int, item_id: int | None = None) -> list[Row]:
     """The queue for a title (and item-level holds on one copy), oldest first."""
-    clause = s.holds.c.bib_id == bib_id
-    if item_id is not None:
-        clause = and_(clause, or_(s.holds.c.item_id.is_(None), s.holds.c.item_id == item_id))
-    return list(ctx.conn.execute(
-        select(s.holds).where(clause, s.holds.c.status == "waiting").order_by(s.holds.c.placed_at, s.holds.c.id)
-    ))
+    if item_id is None:
+        return list(ctx.conn.execute(_WAITING_FOR_TITLE, {"bib": bib_id}))
+    return list(ctx.conn.execute(_WAITING_FOR_ITEM, {"bib": bib_id, "item": item_id}))
