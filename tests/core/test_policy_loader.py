@@ -108,3 +108,10 @@ def test_unknown_currency_and_timezone():
 def test_every_problem_is_reported_at_once():
     text = MINIMAL.replace("{id: books, period_days: 14}", "{id: books, when: {material: bok}}")
     assert len(problems(text)) == 2
+
+
+def test_every_reason_code_is_documented():
+    from ils_bridge.reasons import Reason
+
+    documented = (Path(__file__).parents[2] / "docs" / "reason-codes.md").read_text(encoding="utf-8")
+    assert [r.value for r in Reason if f"`{r.value}`" not in documented] == []
