@@ -20,6 +20,7 @@ Settings (``connectors.campus_auth``, besides the endpoint keys)::
     accepted_values: [true]       # verdict values meaning "accepted" (compared as lower-case text)
     reject_statuses: [401, 403]   # HTTP statuses meaning "wrong password"; other 4xx are "unavailable"
     cache_minutes: 10             # 0 disables the cache
+    fallback: refuse              # read by authentication.Authenticator: refuse | local_pin
 """
 
 from __future__ import annotations

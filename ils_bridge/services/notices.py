@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+
 from sqlalchemy import select
 
 from ils_bridge.connectors.notices.delivery import address_for
