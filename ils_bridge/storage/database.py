@@ -20,7 +20,9 @@ from typing import Any, Callable, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from ils_bridge.storage import migrate
 from ils_bridge.storage.schema import metadata
+from ils_bridge.storage.urls import is_memory, normalise_url
 
 T = TypeVar("T")
 
@@ -32,13 +34,6 @@ class DatabaseUnavailable(RuntimeError):
     """The database could not be reached or stayed locked through every retry."""
 
 
-def normalise_url(url: str) -> str:
-    """Accept plain ``postgresql://`` URLs and route them to psycopg 3."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False):
         self.url = normalise_url(url)
@@ -48,7 +43,7 @@ class Database:
     def _create_engine(self, pool_size: int, echo: bool) -> Engine:
         if not self.is_sqlite:
             return create_engine(self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo)
-        memory = self.url in ("sqlite://", "sqlite:///:memory:")
+        memory = is_memory(self.url)
         kwargs: dict[str, Any] = {"echo": echo, "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}}
         if memory:
             from sqlalchemy.pool import StaticPool
@@ -74,8 +69,12 @@ class Database:
         return engine
 
     def create_schema(self) -> None:
-        """Create every table (used by tests and `init` until migrations run it)."""
-        metadata.create_all(self.engine)
+        """Bring the database to the newest schema: Alembic migrations, or every table at once in memory."""
+        if is_memory(self.url):
+            migrate.all_metadata()
+            metadata.create_all(self.engine)
+        else:
+            migrate.upgrade(self.url)
 
     def transaction(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
         """Run ``work`` in one transaction, retrying on lock contention; roll back on any exception."""
