@@ -32,8 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ils_bridge.app import App, Library  # noqa: E402
-from sip2_server import Codec, Message  # noqa: E402
+from ils_bridge.app import App, Library
+from sip2_server import Codec, Message
 
 INSTITUTION = "XZMU"
 PASSWORD = "bench-secret"
@@ -189,9 +189,9 @@ def baseline(lib: Library, patron: str, items: list[str], seconds: float) -> tup
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         item = items[k % len(items)]
-        for call in (lambda: lib.checkout(patron, item), lambda: lib.checkin(item)):
+        for call, args in ((lib.checkout, (patron, item)), (lib.checkin, (item,))):
             begin = time.perf_counter()
-            outcome = call()
+            outcome = call(*args)
             latencies.append(time.perf_counter() - begin)
             assert outcome.ok, outcome
             done += 1

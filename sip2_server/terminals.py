@@ -29,7 +29,7 @@ from ils_bridge.app import App
 from ils_bridge.services import terminals as store
 from ils_bridge.services.patrons import verify_secret
 
-from .codec import TERMINATORS, Codec
+from .codec import Codec
 from .fields import FIELDS, MESSAGES
 from .session import ErrorDetection
 

@@ -249,7 +249,7 @@ class Exchange:
         if style == "sip2":
             return local.strftime("%Y%m%d    %H%M%S")
         if style == "sip2-utc":
-            return due.astimezone(dt.timezone.utc).strftime("%Y%m%d   Z%H%M%S")
+            return due.astimezone(dt.UTC).strftime("%Y%m%d   Z%H%M%S")
         if style == "iso":
             return local.date().isoformat()
         return local.strftime(style)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,11 +15,11 @@ import sqlalchemy
 from ils_bridge.app import App, Library
 from ils_bridge.clock import SettableClock
 from ils_bridge.connectors.campus_auth import AuthOutcome, AuthResult
+from ils_bridge.reasons import Reason
 from ils_bridge.storage.schema import metadata
 from sip2_server import Message
 from sip2_server.catalog import catalog_for
 from sip2_server.config import Sip2Settings
-from ils_bridge.reasons import Reason
 from tests.core.helpers import patron_with_card, title_with_copies
 from tests.sip2.sip2_world import LibraryServer, make_library, serving
 

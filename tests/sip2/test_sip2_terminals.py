@@ -16,7 +16,12 @@ from sip2_server.config import Sip2Settings
 from sip2_server.handlers.item_status_update import item_changes
 from sip2_server.handlers.patron_information import item_range
 from sip2_server.message import Message
-from sip2_server.terminals import TerminalDirectory, TerminalSettings, TerminalSettingsError, allowed_operations
+from sip2_server.terminals import (
+    TerminalDirectory,
+    TerminalSettings,
+    TerminalSettingsError,
+    allowed_operations,
+)
 from tests.sip2.sip2_world import make_library
 
 
