@@ -212,3 +212,20 @@ def test_search_before_init_and_truncated_apdu(served):
     assert _exchange(served["z3950"].port, _init()[:-3]) == b""  # cut mid-APDU: a clean disconnect
     reply = _exchange(served["z3950"].port, _init() + search[:5])
     assert codec.decode_pdu(reply)[0] == "initResponse"
+
+
+def test_id_authentication_is_checked_when_configured(served):
+    from marc.search.background import BackgroundServer
+    from marc.z3950.server import Z3950Server
+
+    def check(user, password, group):
+        return (user, password) == ("librarian", "secret")
+
+    target = Z3950Server(served["engine"], port=0, authenticate=check)
+    with BackgroundServer(target) as server:
+        address = f"tcp:127.0.0.1:{server.port}/Default"
+        refused = yaz(f"auth librarian/wrong\nopen {address}\nfind @attr 1=4 music\n")
+        accepted = yaz(f"auth librarian/secret\nopen {address}\nfind @attr 1=4 music\nclose\n")
+    assert "Connection rejected by v3 target." in refused
+    assert hits(refused) == []
+    assert "Connection accepted by v3 target." in accepted and hits(accepted) == [1]
