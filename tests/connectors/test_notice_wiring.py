@@ -144,3 +144,21 @@ def test_queued_notices_are_delivered_once_through_the_gateways(lib, clock) -> N
     lib.run_jobs()
     again = deliver_due(lib.app.db.engine, clock.now(), gateways=gateways, templates=templates)
     assert again.sent == [] and len(responses.calls) == 2
+
+
+def test_deposit_deduction_for_a_long_overdue_loan_notifies_amount_and_balance(make_library, clock) -> None:
+    lib = make_library("danang")  # 10 % of the deposit a day after 30 days overdue; VND
+    assert lib.register_patron("G1", "Reader G1", "undergraduate", patron_group="member_student",
+                               email="g1@example.edu").ok
+    assert lib.issue_card("G1", "C-G1", valid_until=dt.date(2030, 1, 1)).ok
+    assert lib.take_deposit("G1", "100000").ok
+    book = title_with_copies(lib, "M", "vn_monograph", copies=2, language="vie")[0]  # single copies stay in
+    due = due_date(lib.checkout("G1", book), "Asia/Ho_Chi_Minh")
+    move_to(clock, due + dt.timedelta(days=31), "Asia/Ho_Chi_Minh")
+
+    [deduction] = lib.run_jobs().data["deposit_deductions"]
+    lib.run_jobs()
+
+    [notice] = outbox(lib, "deposit_deducted")
+    assert notice.payload == {"amount": str(deduction["amount"]), "currency": "VND",
+                              "balance": str(lib.patron_account("G1")["deposit"])}
