@@ -64,6 +64,7 @@ class SearchIndex(abc.ABC):
     def __init__(self, engine: Engine, library_id: int | None = None) -> None:
         self.engine = engine
         self.library_id = library_id
+        search_docs.create(engine, checkfirst=True)  # in case the schema was created without it
         self.create()
 
     # -- backend hooks -----------------------------------------------------
