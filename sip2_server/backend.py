@@ -63,13 +63,21 @@ class Backend:
         self.terminals = TerminalDirectory(app, self.settings.terminal_defaults)
         self.titles = TitleCache()
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="sip2-service")
+        # SQLite takes one writer at a time; writers racing for its lock sleep in its busy handler
+        # (up to 100 ms a try), so writes queue here instead, in one thread.  Reads stay parallel (WAL).
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="sip2-writer") if app.db.is_sqlite else self.executor
         self._libraries: dict[str, Library] = {}
         self._lock = threading.Lock()
 
     async def run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking service call in the pool and await its result."""
+        """Run a blocking read in the pool and await its result."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(call, *args, **kwargs))
+
+    async def write(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking service call that writes (one at a time on SQLite) and await its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.writer, functools.partial(call, *args, **kwargs))
 
     def library(self, code: str) -> Library:
         """The facade of a library (its record read once per process)."""
@@ -89,3 +97,4 @@ class Backend:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
+        self.writer.shutdown(wait=True)

@@ -156,7 +156,7 @@ class Exchange:
     # -- services ------------------------------------------------------------------------
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Outcome:
         """A write on the facade, on behalf of this terminal."""
-        return await self.backend.run(getattr(self.library, method), *args, terminal=self.terminal.login, **kwargs)
+        return await self.backend.write(getattr(self.library, method), *args, terminal=self.terminal.login, **kwargs)
 
     async def read(self, method: str, *args: Any) -> tuple[Any, Reason | None]:
         """A read on the facade: (result, None), or (None, reason) when it refused (unknown patron/item)."""

@@ -433,3 +433,19 @@ def test_hcmc_checkout_needs_a_package_and_says_so_in_vietnamese(sqlite_app):
         out = sip.sip_checkout_response(sip.get_response(sip.sip_checkout_request(items[0])))
         assert out["fixed"]["Ok"] == "1" and out["variable"]["AF"][0].startswith("Đã mượn")
         sip.disconnect()
+
+
+def test_hold_and_fee_paid_with_the_sip2_client(server, xuzhou, clock):
+    raw = server.raw("kiosk-1")
+    _, owed = overdue_fine(xuzhou, clock, raw)
+    wanted = books(xuzhou, "W2")[0]
+    raw.checkout(XZ, "U2", wanted)
+    sip = server.sip2_client("kiosk-1", XZ, patron="U1", pin="1234")
+    hold = sip.sip_hold_response(sip.get_response(sip.sip_hold_request("+", itemIdentifier=wanted, pickupLocation="main")))
+    assert hold["fixed"]["Ok"] == "1"
+    assert [h["title"] for h in xuzhou.patron_account("U1")["holds"]] == ["Title W2"]
+    paid = sip.sip_fee_paid_response(sip.get_response(sip.sip_fee_paid_request(4, 0, str(owed), transactionId="rcpt-1",
+                                                                                currencyType="CNY")))
+    assert paid["fixed"]["PaymentAccepted"] == "Y" and paid["variable"]["BK"] == ["rcpt-1"]
+    assert Decimal(xuzhou.patron_account("U1")["fees_owed"]) == 0
+    sip.disconnect()

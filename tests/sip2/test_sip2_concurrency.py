@@ -13,7 +13,7 @@ from tests.sip2.sip2_world import PASSWORD, serving
 
 CONNECTIONS = 200
 ACCOUNTS = 4  # terminal accounts shared by the connections (a scrypt check per account, not per connection)
-ATTEMPTS = 2
+ATTEMPTS = 1
 XZ = "XZMU"
 
 
