@@ -172,9 +172,6 @@ class TerminalDirectory:
     def disable(self, login: str) -> Terminal:
         return self._terminal(store.set_enabled(self.app, login, False))
 
-    def enable(self, login: str) -> Terminal:
-        return self._terminal(store.set_enabled(self.app, login, True))
-
     def list(self, library_code: str | None = None) -> list[tuple[Terminal, bool]]:
         """Every terminal (of one library) with whether it is enabled."""
         return [(self._terminal(row), row.enabled) for row in store.list_terminals(self.app, library_code)]

@@ -90,10 +90,6 @@ def set_enabled(app: App, login: str, enabled: bool) -> TerminalRow:
     return _change(app, login, enabled=enabled)
 
 
-def update_settings(app: App, login: str, settings: dict[str, Any]) -> TerminalRow:
-    return _change(app, login, settings=settings)
-
-
 def _change(app: App, login: str, **values: Any) -> TerminalRow:
     def work(conn: Connection) -> TerminalRow:
         _fetch(conn, login)

@@ -33,13 +33,13 @@ def here(ex: Exchange) -> str:
 
 
 async def handle(ex: Exchange) -> Message:
-    offline = ex.request.fixed.get("no_block") == "Y"
-    returned = ex.wire_time("return_date") or (ex.wire_time("transaction_date") if offline else None)
+    offline_at = ex.wire_time("transaction_date") if ex.request.fixed.get("no_block") == "Y" else None
+    returned = ex.wire_time("return_date") or offline_at
     if returned is not None and returned > ex.backend.app.clock.now():
         returned = None  # a terminal clock running ahead must not fine anyone
     options: dict[str, Any] = {"returned_at": returned}
-    if offline and ex.wire_time("transaction_date"):
-        options["at"] = ex.wire_time("transaction_date")
+    if offline_at:
+        options["at"] = offline_at
     outcome = await ex.call("checkin", ex.item, request_key=ex.request_key(ex.item, ex.request.fixed.get("return_date")),
                             **options)
     if not outcome.ok:
@@ -56,13 +56,17 @@ async def handle(ex: Exchange) -> Message:
     if (bin_ := sort_bin(ex, destination, hold is not None)) is not None:
         reply.add("CL", bin_)
     if hold is not None:
-        elsewhere = bool(destination) and bool(here(ex)) and destination != here(ex)
-        reply.add("CT", destination or "").add("CV", ALERT_HOLD_ELSEWHERE if elsewhere else ALERT_HOLD_HERE)
-        reply.add("CY", hold["patron"])
-        ex.say(reply, "hold_in_transit" if elsewhere else "hold_trapped", patron=hold["patron_name"], branch=destination or "")
+        route_hold(ex, reply, hold, destination)
     elif ex.terminal.settings.send_cv_ct_always:
         reply.add("CT", destination or "").add("CV", ALERT_NONE)
     if outcome.fees:
-        total = sum(f.amount for f in outcome.fees)
-        ex.say(reply, "fee_charged", amount=ex.amount(total), currency=ex.currency)
+        ex.say(reply, "fee_charged", amount=ex.amount(sum(f.amount for f in outcome.fees)), currency=ex.currency)
     return ex.say(reply, "checked_in", title=title)
+
+
+def route_hold(ex: Exchange, reply: Message, hold: dict[str, Any], destination: str | None) -> None:
+    """Tell the terminal the item is trapped for a hold: where it goes (CT, CV), for whom (CY), and say so."""
+    elsewhere = bool(destination) and bool(here(ex)) and destination != here(ex)
+    reply.add("CT", destination or "").add("CV", ALERT_HOLD_ELSEWHERE if elsewhere else ALERT_HOLD_HERE)
+    reply.add("CY", hold["patron"])
+    ex.say(reply, "hold_in_transit" if elsewhere else "hold_trapped", patron=hold["patron_name"], branch=destination or "")

@@ -21,8 +21,8 @@ REQUEST_ID = "11"
 async def handle(ex: Exchange) -> Message:
     if refusal := await ex.pin_refusal():
         return refusal
-    offline = ex.request.fixed.get("no_block") == "Y"
-    options = {"at": ex.wire_time("transaction_date")} if offline and ex.wire_time("transaction_date") else {}
+    offline_at = ex.wire_time("transaction_date") if ex.request.fixed.get("no_block") == "Y" else None
+    options = {"at": offline_at} if offline_at else {}
     outcome = await ex.call(
         "checkout", ex.patron, ex.item, renew_if_own=ex.terminal.settings.renew_via_checkout,
         request_key=ex.request_key(ex.patron, ex.item, ex.request.fixed.get("no_block")), **options,

@@ -72,7 +72,3 @@ def standing_reply(ex: Exchange, reply: Message, account: dict[str, Any] | None,
     if owed > 0:
         ex.say(reply, "fees_owed", amount=ex.amount(owed), currency=ex.currency)
     return reply
-
-
-def language_code(ex: Exchange) -> str:
-    return ex.catalog.sip2_code

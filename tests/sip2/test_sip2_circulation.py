@@ -449,3 +449,26 @@ def test_hold_and_fee_paid_with_the_sip2_client(server, xuzhou, clock):
     assert paid["fixed"]["PaymentAccepted"] == "Y" and paid["variable"]["BK"] == ["rcpt-1"]
     assert Decimal(xuzhou.patron_account("U1")["fees_owed"]) == 0
     sip.disconnect()
+
+
+def test_hold_for_this_branch_goes_on_the_shelf_here(server, xuzhou):
+    item = books(xuzhou, "L", branch="main")[0]
+    raw = server.raw("kiosk-1")
+    raw.checkout(XZ, "U2", item)
+    assert xuzhou.place_hold("U1", item=item, pickup_branch="main").ok
+    back = raw.checkin(XZ, item)
+    assert (back.fixed["alert"], back.get("CT"), back.get("CV"), back.get("CL")) == ("Y", "main", "01", "H")
+    assert ZH.text("hold_trapped", patron="Patron U1", branch="main") in screen(back)
+
+
+def test_return_date_of_a_book_drop_return_is_the_loan_end(server, xuzhou, clock):
+    item = books(xuzhou, "D")[0]
+    clock.set(dt.datetime(2026, 3, 2, 10, tzinfo=SHANGHAI))
+    raw = server.raw("kiosk-1")
+    raw.checkout(XZ, "U1", item)  # due 2026-05-01
+    clock.set(dt.datetime(2026, 5, 11, 9, tzinfo=SHANGHAI))
+    dropped = dt.datetime(2026, 4, 30, 20, 0)  # local time, in the book drop before the due date
+    back = raw.checkin(XZ, item, date=dt.datetime(2026, 5, 11, 9, 0), returned=dropped, no_block=True)
+    assert back.fixed["ok"] == "1"
+    account = xuzhou.patron_account("U1")
+    assert account["loans"] == [] and Decimal(account["fees_owed"]) == 0
