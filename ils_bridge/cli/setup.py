@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
-from ils_bridge.cli.common import EXIT_REFUSED, CliContext, CliError, emit, pass_cli
+from ils_bridge.cli.common import (
+    EXIT_REFUSED,
+    EXIT_UNAVAILABLE,
+    CliContext,
+    CliError,
+    emit,
+    pass_cli,
+)
 from ils_bridge.cli.options import acting_user, read_text_file
 from ils_bridge.cli.tables import done
 from policies.loader import load_policy
@@ -26,6 +34,7 @@ def commands(cli: CliContext, policy_files: tuple[Path, ...], author: str | None
 
     \b
     Examples:
+      ils-bridge init --policy policies/examples/xuzhou.yaml
       ils-bridge --database sqlite:///library.db init --policy policies/examples/xuzhou.yaml
       ils-bridge --database postgresql://ils@localhost/ils init --policy a.yaml --policy b.yaml
     """
@@ -35,7 +44,11 @@ def commands(cli: CliContext, policy_files: tuple[Path, ...], author: str | None
     if repeated:
         raise CliError(f"two policy files are for the same library: {', '.join(repeated)}")
     app = cli.app
-    app.db.create_schema()  # to be replaced by the Alembic upgrade once migrations land
+    try:
+        app.db.create_schema()
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot bring the database schema up to date: {getattr(exc, 'orig', None) or exc}",
+                       EXIT_UNAVAILABLE) from None
     existing = sorted(set(codes) & set(app.library_codes()))
     if existing:
         raise CliError(f"library {', '.join(existing)} already exists in this database", EXIT_REFUSED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -19,11 +20,14 @@ from click.testing import CliRunner, Result
 from ils_bridge.app import App
 from ils_bridge.cli.common import CliContext
 from ils_bridge.cli.main import cli as ils_bridge
-from ils_bridge.storage.schema import metadata
-from tests.conftest import ENGINES, EXAMPLES, REPO, fresh_pg_database
+from ils_bridge.storage.database import Database
+from tests.conftest import ENGINES, EXAMPLES, REPO
+from tests.pg_cluster import PgCluster
 
 # The tables a refused or invalid command must leave as they were (the audit
 # trail of a refused call, `transactions`, is written by design).
+PG_TEMPLATE = "ils_cli_template"
+_databases = itertools.count()
 BUSINESS_TABLES = ("libraries", "patrons", "cards", "items", "bib_records", "loans", "holds", "ledger_entries",
                    "ill_requests", "closures", "package_purchases", "policy_versions")
 
@@ -66,19 +70,32 @@ class Cli:
         return lines[0]
 
 
+# `init` brings a database to the newest migration, so the empty databases
+# these tests start from are made the way `init` makes them: by migrating
+# a template once per session, then copying it.
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty database with the schema, made once: copying it is much faster than creating tables."""
     path = tmp_path_factory.mktemp("template") / "library.db"
-    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
-    metadata.create_all(engine)
-    engine.dispose()
+    Database(f"sqlite:///{path}").create_schema()
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: PgCluster | None) -> str | None:
+    if pg_cluster is None:
+        return None
+    engine = sqlalchemy.create_engine(pg_cluster.url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {PG_TEMPLATE}")
+    engine.dispose()
+    Database(pg_cluster.url(PG_TEMPLATE)).create_schema()
+    return PG_TEMPLATE
 
 
 @pytest.fixture(params=ENGINES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    """As tests/conftest.py's ``db_url`` (an empty database with the schema, on each engine), faster on SQLite."""
+    """An empty database with the schema at the newest migration, on each engine."""
     if request.param == "sqlite":
         path = tmp_path / "library.db"
         shutil.copyfile(sqlite_template, path)
@@ -86,7 +103,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     cluster = request.getfixturevalue("pg_cluster")
     if cluster is None:
         pytest.skip("PostgreSQL is not available here")
-    return fresh_pg_database(cluster)
+    template = request.getfixturevalue("pg_template")
+    name = f"cli_{os.getpid()}_{next(_databases)}"
+    engine = sqlalchemy.create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    engine.dispose()
+    return cluster.url(name)
 
 
 @pytest.fixture
@@ -136,12 +159,11 @@ def title_with_item(cli: Cli, barcode: str, *, classification: str = "R44", pric
     return title_id
 
 
-def run_subprocess(database: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
-    """The real command in its own process (``python -m ils_bridge.cli``)."""
+def start_subprocess(database: str, *args: str) -> subprocess.Popen:
+    """The real command in its own process (``python -m ils_bridge.cli``), started and left running."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "160"}
-    return subprocess.run([sys.executable, "-m", "ils_bridge.cli", "--database", database, *args], check=False,
-                          input=input,
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    return subprocess.Popen([sys.executable, "-m", "ils_bridge.cli", "--database", database, *args], env=env, cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture

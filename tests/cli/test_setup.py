@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.cli.conftest import EXAMPLES
+import sqlalchemy
+
+from ils_bridge.storage.schema import metadata
+from tests.cli.conftest import EXAMPLES, Cli
 
 
 def test_init_creates_a_library_from_each_policy(cli, table_counts):
@@ -49,3 +52,15 @@ def test_two_files_for_one_library_are_refused(cli, table_counts):
 
 def test_commands_before_init_say_what_to_do(cli):
     cli.fails("patrons", "list", code=2, says="run ils-bridge init")
+
+
+def test_a_database_the_migrations_do_not_know_is_one_line(tmp_path):
+    url = f"sqlite:///{tmp_path / 'unmigrated.db'}"
+    engine = sqlalchemy.create_engine(url)
+    metadata.create_all(engine)  # tables, but no migration history
+    engine.dispose()
+    runner = Cli(url)
+    try:
+        runner.fails("init", "--policy", str(EXAMPLES / "xuzhou.yaml"), code=4, says="cannot bring the database schema up to date")
+    finally:
+        runner.close()
