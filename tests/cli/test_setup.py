@@ -64,3 +64,11 @@ def test_a_database_the_migrations_do_not_know_is_one_line(tmp_path):
         runner.fails("init", "--policy", str(EXAMPLES / "xuzhou.yaml"), code=4, says="cannot bring the database schema up to date")
     finally:
         runner.close()
+
+
+def test_library_option_picks_one_of_several(cli):
+    cli("init", "--policy", str(EXAMPLES / "xuzhou.yaml"), "--policy", str(EXAMPLES / "hcmc.yaml"))
+    cli("--library", "hcmc", "patrons", "register", "H1", "Le Van", "--type", "reader")
+    assert [p["number"] for p in cli.json("--library", "hcmc", "patrons", "list")] == ["H1"]
+    assert cli.json("--library", "xuzhou", "patrons", "list") == []
+    cli.fails("--library", "nowhere", "patrons", "list", code=3, says="no library with code 'nowhere'")
