@@ -204,8 +204,9 @@ class Library:
         return self.app.db.read(lambda conn: work(self._context(conn, at, None, None)))
 
     # -- circulation ----------------------------------------------------------
-    def checkout(self, patron: str, item: str, *, renew_if_own: bool = False, **kw: Any) -> Outcome:
-        return self._run("checkout", lambda ctx: circulation.checkout(ctx, patron, item, renew_if_own=renew_if_own), **kw)
+    def checkout(self, patron: str, item: str, *, renew_if_own: bool = False, no_block: bool = False, **kw: Any) -> Outcome:
+        return self._run("checkout", lambda ctx: circulation.checkout(
+            ctx, patron, item, renew_if_own=renew_if_own, no_block=no_block), **kw)
 
     def checkin(self, item: str, *, returned_at: dt.datetime | None = None, **kw: Any) -> Outcome:
         return self._run("checkin", lambda ctx: circulation.checkin(ctx, item, returned_at=returned_at), **kw)
@@ -223,6 +224,11 @@ class Library:
 
     def cancel_hold(self, patron: str, *, hold_id: int | None = None, item: str | None = None, **kw: Any) -> Outcome:
         return self._run("cancel_hold", lambda ctx: holds.cancel_hold(ctx, patron, hold_id=hold_id, item=item), **kw)
+
+    def change_hold(self, patron: str, *, hold_id: int | None = None, item: str | None = None,
+                    lapse_on: dt.date | None = None, pickup_branch: str | None = None, **kw: Any) -> Outcome:
+        return self._run("change_hold", lambda ctx: holds.change_hold(
+            ctx, patron, hold_id=hold_id, item=item, lapse_on=lapse_on, pickup_branch=pickup_branch), **kw)
 
     def recall(self, item: str, *, new_due: dt.date | None = None, **kw: Any) -> Outcome:
         return self._run("recall", lambda ctx: holds.recall(ctx, item, new_due=new_due), **kw)

@@ -92,12 +92,19 @@ def loan_terms(rule: m.LoanRule, fine: m.FineRule | None) -> dict[str, Any]:
         "renew_from": rule.renew_from,
         "renew_before_due_only": rule.renew_before_due_only,
         "renew_refused_if": list(rule.renew_refused_if),
-        "fine": None if fine is None else {
-            "rule": fine.id,
-            "per_day": None if fine.per_day is None else str(fine.per_day),
-            "flat": None if fine.flat is None else str(fine.flat),
-            "cap": None if fine.cap is None else str(fine.cap),
-        },
+        "fine": fine_terms(fine),
+    }
+
+
+def fine_terms(fine: m.FineRule | None) -> dict[str, Any] | None:
+    """The overdue-fine schedule a loan keeps (amounts as strings, exactly)."""
+    if fine is None:
+        return None
+    return {
+        "rule": fine.id,
+        "per_day": None if fine.per_day is None else str(fine.per_day),
+        "flat": None if fine.flat is None else str(fine.flat),
+        "cap": None if fine.cap is None else str(fine.cap),
     }
 
 
@@ -126,6 +133,24 @@ def decide_checkout(
     decision.rule = f"loan:{rule.id}"
     decision.due = due_date(policy, calendar, today, rule.period_days)
     decision.terms = loan_terms(rule, policy.fines.rules.first(facts))
+    return decision
+
+
+def offline_loan(policy: m.Policy, calendar: LibraryCalendar, facts: Facts, today: dt.date) -> Decision:
+    """Terms for a loan a terminal made offline that the policy would have refused: the item is already out.
+
+    The loan rule that matches gives the period if it is loanable; otherwise the item is due back today
+    with no renewals, so it shows as owed at once.
+    """
+    rule = policy.loans.first(facts)
+    decision = Decision(ok=True, rule=f"loan:{rule.id}" if rule else "loan:(none)")
+    if rule is not None and rule.loanable:
+        decision.due = due_date(policy, calendar, today, rule.period_days)
+        decision.terms = loan_terms(rule, policy.fines.rules.first(facts))
+        return decision
+    decision.due = today
+    decision.terms = {"period_days": 0, "renewals": 0, "renew_from": "renewal_day", "renew_before_due_only": True,
+                      "renew_refused_if": [], "fine": fine_terms(policy.fines.rules.first(facts))}
     return decision
 
 

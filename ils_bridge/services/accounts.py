@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, literal_column, select
 
+from ils_bridge.outcome import Refusal
+from ils_bridge.reasons import Reason
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.ledger import open_charges
 from ils_bridge.services.lookup import (
@@ -17,7 +19,6 @@ from ils_bridge.services.lookup import (
     balance,
     current_card,
     due_day,
-    find_item,
     find_patron,
     item_facts,
     patron_facts,
@@ -76,38 +77,61 @@ def _titles(ctx: Ctx):
     return title
 
 
+_BORROWER = s.patrons.alias("borrower")
+_HOLDER = s.patrons.alias("holder")
+_READY = s.holds.alias("ready")
+_QUEUE = (select(func.count()).select_from(s.holds)
+          .where(s.holds.c.bib_id == s.items.c.bib_id, s.holds.c.status == "waiting").scalar_subquery())
+_COPIES = (select(func.count()).select_from(s.items.alias("copy"))
+           .where(literal_column("copy.bib_id") == s.items.c.bib_id,
+                  literal_column("copy.status").not_in(("withdrawn", "lost"))).scalar_subquery())
+# The gate's question, in one statement: the item, its title, its loan and borrower, its hold shelf state.
+_ITEM_INFO = (
+    select(s.items, s.bib_records.c.title, s.bib_records.c.author, s.loans.c.due_at, s.loans.c.recalled_at,
+           _BORROWER.c.number.label("borrower"), _HOLDER.c.number.label("hold_for"),
+           _READY.c.shelf_expires_on, _QUEUE.label("hold_queue"), _COPIES.label("copies"))
+    .outerjoin(s.bib_records, s.bib_records.c.id == s.items.c.bib_id)
+    .outerjoin(s.loans, (s.loans.c.item_id == s.items.c.id) & (s.loans.c.status == "active"))
+    .outerjoin(_BORROWER, _BORROWER.c.id == s.loans.c.patron_id)
+    .outerjoin(_READY, (_READY.c.item_id == s.items.c.id) & (_READY.c.status == "ready"))
+    .outerjoin(_HOLDER, _HOLDER.c.id == _READY.c.patron_id)
+    .where(s.items.c.library_id == bindparam("library"), s.items.c.barcode == bindparam("barcode"))
+)
+
+
 def item_info(ctx: Ctx, barcode: str) -> dict[str, Any]:
     """Everything a self-check or a gate asks about one item, in one read."""
-    item = find_item(ctx, barcode)
-    bib = ctx.conn.execute(select(s.bib_records.c.title, s.bib_records.c.author).where(s.bib_records.c.id == item.bib_id)).first()
-    loan = ctx.conn.execute(select(s.loans.c.due_at, s.loans.c.patron_id, s.patrons.c.number)
-                            .join(s.patrons, s.patrons.c.id == s.loans.c.patron_id)
-                            .where(s.loans.c.item_id == item.id, s.loans.c.status == "active")).first()
-    queue = ctx.conn.execute(select(func.count()).select_from(s.holds).where(
-        s.holds.c.bib_id == item.bib_id, s.holds.c.status == "waiting")).scalar_one()
-    ready = ctx.conn.execute(select(s.patrons.c.number, s.holds.c.shelf_expires_on, s.holds.c.pickup_branch)
-                             .join(s.patrons, s.patrons.c.id == s.holds.c.patron_id)
-                             .where(s.holds.c.item_id == item.id, s.holds.c.status == "ready")).first()
+    row = ctx.conn.execute(_ITEM_INFO, {"library": ctx.library.id, "barcode": (barcode or "").strip()}).first()
+    if row is None:
+        raise Refusal(Reason.UNKNOWN_ITEM, f"no item has the barcode {barcode!r}")
     return {
-        "item_id": item.id, "barcode": item.barcode, "title_id": item.bib_id,
-        "title": bib.title if bib else "", "author": bib.author if bib else None,
-        "status": item.status, "checked_out": loan is not None,
-        "due": loan.due_at if loan else None, "borrower": loan.number if loan else None,
-        "hold_queue": queue, "hold_for": ready.number if ready else None,
-        "hold_shelf_expires_on": ready.shelf_expires_on if ready else None,
-        "material": item.material, "branch": item.branch, "location": item.location, "call_number": item.call_number,
-        "price": ctx.money(item.price_minor), "currency": ctx.currency.code,
-        "in_library_only": in_library_only(ctx, item_facts(ctx, item)),
+        "item_id": row.id, "barcode": row.barcode, "title_id": row.bib_id,
+        "title": row.title or "", "author": row.author,
+        "status": row.status, "checked_out": row.due_at is not None,
+        "due": row.due_at, "borrower": row.borrower, "recalled": row.recalled_at is not None,
+        "hold_queue": row.hold_queue, "hold_for": row.hold_for, "hold_shelf_expires_on": row.shelf_expires_on,
+        "material": row.material, "branch": row.branch, "location": row.location, "call_number": row.call_number,
+        "price": ctx.money(row.price_minor), "currency": ctx.currency.code,
+        "in_library_only": in_library_only(ctx, item_facts(ctx, row, row.copies)),
     }
 
 
+_LOANABLE: dict[tuple[int, tuple[Any, ...]], bool] = {}
+
+
 def in_library_only(ctx: Ctx, facts: dict[str, Any]) -> bool:
-    """True when no patron type may take this item home."""
-    for patron_type in ctx.policy.vocabulary.get("patron_types", ()):
-        rule = ctx.policy.loans.first({**facts, "patron_type": patron_type, "package": "*", "card_kind": "*"})
-        if rule is not None and rule.loanable and (facts.get("copies") or 0) >= rule.min_copies:
-            return False
-    return True
+    """True when no patron type may take this item home (memoised per policy and item facts)."""
+    key = (id(ctx.policy), tuple(sorted(facts.items(), key=lambda kv: kv[0])))
+    if key not in _LOANABLE:
+        if len(_LOANABLE) > 50_000:
+            _LOANABLE.clear()
+        _LOANABLE[key] = not any(_loanable_to(ctx, facts, t) for t in ctx.policy.vocabulary.get("patron_types", ()))
+    return _LOANABLE[key]
+
+
+def _loanable_to(ctx: Ctx, facts: dict[str, Any], patron_type: str) -> bool:
+    rule = ctx.policy.loans.first({**facts, "patron_type": patron_type, "package": "*", "card_kind": "*"})
+    return rule is not None and rule.loanable and (facts.get("copies") or 0) >= rule.min_copies
 
 
 def availability(ctx: Ctx, title_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:

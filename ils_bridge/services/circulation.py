@@ -29,7 +29,16 @@ from ils_bridge.services.lookup import (
 )
 from ils_bridge.services.notices import about_item, amounts
 from ils_bridge.storage import schema as s
-from policies.decisions import Account, CurrentLoan, RenewalFacts, decide_checkout, decide_renewal, overdue_fine
+from policies.decisions import (
+    Account,
+    CurrentLoan,
+    Decision,
+    RenewalFacts,
+    decide_checkout,
+    decide_renewal,
+    offline_loan,
+    overdue_fine,
+)
 
 UNAVAILABLE_STATUSES = ("lost", "missing", "withdrawn", "in_transit")
 
@@ -62,25 +71,36 @@ def renewal_facts(ctx: Ctx, ref: PatronRef, item: Row, loan: Row) -> RenewalFact
     )
 
 
-def checkout(ctx: Ctx, patron: str, item: str, *, renew_if_own: bool = False) -> dict[str, Any]:
+def checkout(ctx: Ctx, patron: str, item: str, *, renew_if_own: bool = False, no_block: bool = False) -> dict[str, Any]:
+    """Lend an item.  ``no_block``: an offline transaction the terminal already made (the item has left the
+    building), so it is recorded even where the policy would refuse; the refusal is kept in the outcome."""
     ref = find_patron(ctx, patron, lock=True)
-    require_standing(ctx, ref)
+    if not no_block:
+        require_standing(ctx, ref)
     row = find_item(ctx, item, lock=True)
     current = active_loan_of_item(ctx, row.id)
     if current is not None:
         if current.patron_id == ref.id and renew_if_own:
             return renew_loan(ctx, ref, row, current)
-        same = current.patron_id == ref.id
-        raise Refusal(Reason.ITEM_CHECKED_OUT, "you already have this item" if same else None)
-    if row.status in UNAVAILABLE_STATUSES:
+        if not no_block or current.patron_id == ref.id:
+            raise Refusal(Reason.ITEM_CHECKED_OUT, "you already have this item" if current.patron_id == ref.id else None)
+        close_loan(ctx, current, row, ctx.now)  # it was returned without being checked in
+    if row.status in UNAVAILABLE_STATUSES and not no_block:
         raise Refusal(Reason.ITEM_UNAVAILABLE, f"the item is {row.status.replace('_', ' ')}")
     trapped = hold_service.trapped_hold(ctx, row.id) if row.status == "on_hold_shelf" else None
     if trapped is not None and trapped.patron_id != ref.id:
-        raise Refusal(Reason.ITEM_ON_HOLD, "the item is waiting on the hold shelf for another patron")
+        if not no_block:
+            raise Refusal(Reason.ITEM_ON_HOLD, "the item is waiting on the hold shelf for another patron")
+        hold_service.requeue(ctx, trapped)
+        trapped = None
     decision = decide_checkout(ctx.policy, ctx.calendar, account_of(ctx, ref), item_facts(ctx, row),
                                ctx.money(row.price_minor), ctx.today)
+    overridden = None
     if not decision.ok:
-        raise Refusal(decision.reason, None, decision.rule, steps=[st.detail for st in decision.steps])
+        if not no_block:
+            raise Refusal(decision.reason, None, decision.rule, steps=[st.detail for st in decision.steps])
+        overridden = {"reason": decision.reason.value, "rule": decision.rule}
+        decision = offline_loan(ctx.policy, ctx.calendar, {**patron_facts(ctx, ref), **item_facts(ctx, row)}, ctx.today)
     due_at = ctx.calendar.end_of_day(decision.due)
     loan_id = ctx.conn.execute(_INSERT_LOAN, {
         "library_id": ctx.library.id, "item_id": row.id, "patron_id": ref.id, "card_id": ref.card.id if ref.card else None,
@@ -92,7 +112,7 @@ def checkout(ctx: Ctx, patron: str, item: str, *, renew_if_own: bool = False) ->
     if trapped is not None:
         hold_service.fulfil(ctx, trapped)
     return {"rule": decision.rule, "due": due_at, "loan_id": loan_id, "patron_id": ref.id, "item_id": row.id,
-            "title_id": row.bib_id, "renewal": False}
+            "title_id": row.bib_id, "renewal": False, "overridden": overridden}
 
 
 def renew(ctx: Ctx, patron: str, item: str) -> dict[str, Any]:
@@ -141,18 +161,23 @@ def checkin(ctx: Ctx, item: str, *, returned_at: dt.datetime | None = None) -> d
         raise Refusal(Reason.ITEM_NOT_CHECKED_OUT, item_id=peek.id, title_id=peek.bib_id)
     find_patron_by_id_locked(ctx, loan.patron_id)
     row = find_item(ctx, item, lock=True)
-    returned = returned_at or ctx.now
-    fine = overdue_fine(ctx.policy, ctx.calendar, loan.terms, due_day(ctx, loan), ctx.calendar.local_date(returned))
-    if fine.amount:
-        entry = ctx.charge(loan.patron_id, "overdue", fine.amount, loan_id=loan.id, item_id=row.id, rule_id=fine.rule)
-        ctx.notify(loan.patron_id, "fine", f"fine:{entry}", fee_type="overdue", **amounts(ctx, fine.amount),
-                   **about_item(ctx, row.id))
-    ctx.conn.execute(_RETURN_LOAN, {"loan": loan.id, "returned": returned})
+    fine = close_loan(ctx, loan, row, returned_at or ctx.now)
     trap = hold_service.trap(ctx, row)
     return {
         "rule": fine.rule or loan.rule_id, "item_id": row.id, "title_id": row.bib_id, "patron_id": loan.patron_id,
         "hold": trap, "branch": row.branch, "location": row.location, "was_overdue": fine.amount > 0 or fine.rule is not None,
     }
+
+
+def close_loan(ctx: Ctx, loan: Row, item: Row, returned: dt.datetime) -> Decision:
+    """End a loan on its return date, charging the overdue fine its own terms set."""
+    fine = overdue_fine(ctx.policy, ctx.calendar, loan.terms, due_day(ctx, loan), ctx.calendar.local_date(returned))
+    if fine.amount:
+        entry = ctx.charge(loan.patron_id, "overdue", fine.amount, loan_id=loan.id, item_id=item.id, rule_id=fine.rule)
+        ctx.notify(loan.patron_id, "fine", f"fine:{entry}", fee_type="overdue", **amounts(ctx, fine.amount),
+                   **about_item(ctx, item.id))
+    ctx.conn.execute(_RETURN_LOAN, {"loan": loan.id, "returned": returned})
+    return fine
 
 
 def find_patron_by_id_locked(ctx: Ctx, patron_id: int) -> None:

@@ -98,16 +98,7 @@ def recall(ctx: Ctx, item: str, *, new_due: dt.date | None = None) -> dict[str, 
 
 def cancel_hold(ctx: Ctx, patron: str, *, hold_id: int | None = None, item: str | None = None) -> dict[str, Any]:
     ref = find_patron(ctx, patron, lock=True)
-    query = select(s.holds).where(s.holds.c.patron_id == ref.id, s.holds.c.status.in_(OPEN_STATUSES))
-    if hold_id is not None:
-        query = query.where(s.holds.c.id == hold_id)
-    elif item:
-        query = query.where(s.holds.c.bib_id == find_item(ctx, item).bib_id)
-    else:
-        raise Refusal(Reason.INVALID_REQUEST, "say which hold to cancel (hold id or item)")
-    hold = ctx.conn.execute(query).first()
-    if hold is None:
-        raise Refusal(Reason.UNKNOWN_HOLD, "the patron has no open hold like that")
+    hold = _open_hold(ctx, ref.id, hold_id, item)
     close(ctx, hold, "cancelled")
     return {"rule": "holds:cancel", "hold_id": hold.id, "patron_id": ref.id, "title_id": hold.bib_id}
 
@@ -145,6 +136,46 @@ def trap(ctx: Ctx, item: Row) -> dict[str, Any] | None:
                 "pickup_branch": hold.pickup_branch or item.branch, "shelf_expires_on": expires.isoformat()}
     ctx.conn.execute(_SHELVE, {"item": item.id, "now": ctx.now})
     return None
+
+
+def requeue(ctx: Ctx, hold: Row) -> None:
+    """A trapped copy left with someone else (an offline checkout): the hold waits again at its place in the queue."""
+    ctx.conn.execute(update(s.holds).where(s.holds.c.id == hold.id).values(
+        status="waiting", item_id=None, ready_at=None, shelf_expires_on=None))
+
+
+def change_hold(ctx: Ctx, patron: str, *, hold_id: int | None = None, item: str | None = None,
+                lapse_on: dt.date | None = None, pickup_branch: str | None = None) -> dict[str, Any]:
+    """Change a hold's pickup branch or lapse date in place, keeping its place in the queue."""
+    ref = find_patron(ctx, patron, lock=True)
+    hold = _open_hold(ctx, ref.id, hold_id, item)
+    values: dict[str, Any] = {}
+    if lapse_on is not None:
+        if not ctx.policy.holds.patron_lapse_date:
+            raise Refusal(Reason.NOT_PERMITTED, "this library does not take a patron's own hold expiry date")
+        if lapse_on < ctx.today:
+            raise Refusal(Reason.INVALID_REQUEST, f"the hold would lapse in the past ({lapse_on})")
+        values["lapse_on"] = lapse_on
+    if pickup_branch is not None:
+        values["pickup_branch"] = pickup_branch
+    if not values:
+        raise Refusal(Reason.INVALID_REQUEST, "say what to change: the lapse date or the pickup branch")
+    ctx.conn.execute(update(s.holds).where(s.holds.c.id == hold.id).values(**values))
+    return {"rule": "holds:change", "hold_id": hold.id, "patron_id": ref.id, "title_id": hold.bib_id}
+
+
+def _open_hold(ctx: Ctx, patron_id: int, hold_id: int | None, item: str | None) -> Row:
+    query = select(s.holds).where(s.holds.c.patron_id == patron_id, s.holds.c.status.in_(OPEN_STATUSES))
+    if hold_id is not None:
+        query = query.where(s.holds.c.id == hold_id)
+    elif item:
+        query = query.where(s.holds.c.bib_id == find_item(ctx, item).bib_id)
+    else:
+        raise Refusal(Reason.INVALID_REQUEST, "say which hold (hold id or item)")
+    hold = ctx.conn.execute(query).first()
+    if hold is None:
+        raise Refusal(Reason.UNKNOWN_HOLD, "the patron has no open hold like that")
+    return hold
 
 
 def fulfil(ctx: Ctx, hold: Row) -> None:

@@ -174,3 +174,36 @@ def test_ledger_balance_is_the_sum_of_its_entries(app, lib, clock):
         s.ledger_entries.c.account == "fees")).scalar_one())
     assert account["fees_owed"] == Decimal(total) / 100
     assert account["fees_owed"] == sum(f["outstanding"] for f in account["fees"])
+
+
+def test_offline_checkout_is_recorded_even_where_the_policy_refuses(app, lib, clock):
+    patron_with_card(lib, "A1", "adult_education")  # limit 3
+    patron_with_card(lib, "A2", "adult_education")
+    books = title_with_copies(lib, "B", "zh_book", copies=5, classification="I24")
+    reference = title_with_copies(lib, "R", "reference")[0]
+    for barcode in books[:3]:
+        lib.checkout("A1", barcode)
+    assert lib.checkout("A1", books[3]).reason == Reason.LIMIT_REACHED
+    offline = lib.checkout("A1", books[3], no_block=True, at=clock.now() - dt.timedelta(hours=2))
+    assert offline.ok and offline.data["overridden"] == {"reason": "limit_reached", "rule": "limit:total-adult-education"}
+    assert due_date(offline, TZ) == dt.date(2026, 3, 2) + dt.timedelta(days=30)
+    kept = lib.checkout("A1", reference, no_block=True)
+    assert kept.ok and due_date(kept, TZ) == dt.date(2026, 3, 2) and kept.rule == "loan:reading-only"
+    taken_from_other = lib.checkout("A2", books[0], no_block=True)  # A1 never checked it in
+    assert taken_from_other.ok and lib.item_info(books[0])["borrower"] == "A2"
+    assert count(app, s.loans, s.loans.c.status == "active") == 5
+
+
+def test_changing_a_hold_keeps_its_place_in_the_queue(make_library, clock):
+    danang = make_library("danang")
+    for number in ("U1", "U2", "U3"):
+        patron_with_card(danang, number, "undergraduate", group="own_university")
+    item = title_with_copies(danang, "M", "vn_monograph", copies=2, language="vie")
+    danang.checkout("U1", item[0])
+    danang.checkout("U1", item[1])
+    first = danang.place_hold("U2", item=item[0]).data["hold_id"]
+    danang.place_hold("U3", item=item[0])
+    changed = danang.change_hold("U2", hold_id=first, lapse_on=dt.date(2026, 6, 1), pickup_branch="east")
+    assert changed.ok and danang.change_hold("U2", hold_id=first).reason == Reason.INVALID_REQUEST
+    trapped = danang.checkin(item[0]).data["hold"]
+    assert (trapped["patron"], trapped["pickup_branch"]) == ("U2", "east")
