@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from ils_bridge.calendar import LibraryCalendar
-from ils_bridge.money import Currency, from_minor, parse_amount, to_minor
+from ils_bridge.money import Currency, from_minor, parse_amount, round_to, to_minor
 from ils_bridge.outcome import Fee, Refusal
 from ils_bridge.reasons import Reason
 from ils_bridge.storage import schema as s
@@ -88,6 +88,7 @@ class Ctx:
         """Charge a fee to the patron and remember it for the call's Outcome."""
         if amount <= 0:
             return None
+        amount = round_to(amount, self.currency)
         entry = self.ledger(patron_id, "fees", "charge", self.minor(amount), fee_type=fee_type, **columns)
         self.fees.append(Fee(fee_type, amount, self.currency.code, entry))
         return entry

@@ -1,0 +1,30 @@
+"""The demo library the README starts with: what it promises vendors must be true."""
+
+from __future__ import annotations
+
+from ils_bridge.app import App
+from ils_bridge.demo import CATALOGUES, DEMO_LOGINS, DEMO_PATRONS, barcodes, seed
+from ils_bridge.reasons import Reason
+from sip2_server.terminals import TerminalDirectory
+
+
+def test_demo_seed_gives_what_the_readme_lists(tmp_path):
+    app = App.open(f"sqlite:///{tmp_path / 'demo.db'}", create=True)
+    reports = seed(app)
+    assert {code: r.added for code, r in reports.items()} == {code: len(titles) for code, (_, titles, _) in CATALOGUES.items()}
+    for patron in DEMO_PATRONS:
+        assert app.library(patron.library).authenticate(patron.number, patron.pin).ok
+    directory = TerminalDirectory(app)
+    assert all(directory.authenticate(t.login, t.password) is not None for t in DEMO_LOGINS)
+    for code, (_, titles, _) in CATALOGUES.items():
+        lib = app.library(code)
+        for title in titles:
+            assert [lib.item_info(b)["material"] for b in barcodes("", title)] == [title.material] * title.copies
+    xuzhou, hcmc = app.library("xuzhou"), app.library("hcmc")
+    assert xuzhou.checkout("20230001", "XZ001-1").rule == "loan:natural-science"
+    assert xuzhou.checkout("20230001", "XZ008-1").reason == Reason.NOT_LOANABLE
+    assert hcmc.checkout("R0003", "HC001-1").reason == Reason.PACKAGE_REQUIRED
+    assert hcmc.checkout("R0001", "HC005-1").reason == Reason.SINGLE_COPY_TITLE
+    assert hcmc.checkout("R0001", "HC004-1").ok
+    assert hcmc.checkout("R0001", "HC001-1").reason == Reason.PACKAGE_VALUE_EXCEEDED
+    app.close()
