@@ -5,21 +5,33 @@ of the operations that terminal may send, name the terminal's own
 institution (AO) and, when it carries a terminal password (AC), the one it
 logged in with.  A request that fails a check gets its own response message
 saying no (the response's ok field) with a screen message, never silence.
+
+When the database cannot be reached (or stays locked through every retry)
+the request gets the same kind of "no" with a "system unavailable" screen
+message (``ServiceUnavailable``), and the next request tries again: the
+server needs no restart when the database comes back.  A connection's
+terminal account is re-read every ``Backend.recheck_seconds``: a terminal
+disabled elsewhere is logged out, changed settings apply.
 """
 
 from __future__ import annotations
 
+import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from ils_bridge.app import App
+from ils_bridge.storage.database import DatabaseUnavailable
 
 from .backend import Backend
-from .catalog import english
+from .catalog import catalog_for, english
 from .codec import DEFAULT_MAX_LINE
 from .config import Sip2Settings
-from .dispatch import HandlerRegistry
+from .dispatch import HandlerRegistry, ServiceUnavailable
 from .fields import MESSAGES, supported_messages
 from .handlers import (
     block_patron,
@@ -40,15 +52,19 @@ from .handlers import (
 )
 from .handlers.base import Exchange, refusal_reply
 from .message import Message
-from .server import ServerConfig, Sip2Server
+from .server import RequestObserver, ServerConfig, Sip2Server
 from .session import Session
-from .terminals import ALWAYS_ALLOWED
+from .terminals import ALWAYS_ALLOWED, Terminal
 
 HANDLER_MODULES = (sc_status, patron_status, patron_information, checkout, checkin, item_information, renew,
                    renew_all, end_session, fee_paid, hold, item_status_update, patron_enable, block_patron)
 """One module per message pair; each has ``REQUEST_ID`` and ``async handle(exchange)``."""
 
 ExchangeHandler = Callable[[Exchange], Awaitable[Message]]
+UNAVAILABLE_ERRORS = (DatabaseUnavailable, OperationalError, InterfaceError)
+"""Errors meaning the database cannot serve now (down, restarting, locked past every retry), not a bug."""
+
+log = logging.getLogger("sip2_server")
 
 
 class Sip2Service:
@@ -62,10 +78,15 @@ class Sip2Service:
             self.registry.register(module.REQUEST_ID, partial(self._checked, module.handle))
 
     async def handle(self, session: Session, message: Message) -> Message | None:
-        return await self.registry.handle(session, message)
+        try:
+            return await self.registry.handle(session, message)
+        except UNAVAILABLE_ERRORS as exc:
+            raise ServiceUnavailable(_unavailable(session, message), _first_line(exc)) from exc
 
     async def _checked(self, handler: ExchangeHandler, session: Session, request: Message) -> Message:
         terminal = session.account
+        if terminal is not None and time.monotonic() - session.account_read_at > self.backend.recheck_seconds:
+            terminal = await self._recheck(session, terminal)
         if terminal is None:
             return _not_logged_in(request)
         exchange = Exchange(self.backend, session, terminal, self.backend.library(terminal.library_code), request,
@@ -73,6 +94,33 @@ class Sip2Service:
         refusal = _check(exchange)
         reply = refusal if refusal is not None else await handler(exchange)
         return _hide(reply, terminal.settings.hide_fields)
+
+
+    async def _recheck(self, session: Session, terminal: Terminal) -> Terminal | None:
+        """Re-read the account; log the connection out (and forget its verified secrets) if it was disabled."""
+        current = await self.backend.run(self.backend.recheck, terminal)
+        session.account_read_at = time.monotonic()
+        for key in [k for k in session.secrets if k.startswith("patron:")]:
+            del session.secrets[key]  # a PIN changed elsewhere must be checked again
+        if current is None:
+            log.info("session %s: terminal %s was disabled: logged out", session.id, terminal.login)
+            session.account = session.terminal = None
+            session.secrets.clear()
+        else:
+            session.account = current
+        return current
+
+
+def _unavailable(session: Session, request: Message) -> Message:
+    """The request's "no" with a screen message saying the system is unavailable (98: offline)."""
+    terminal = session.account
+    catalog = catalog_for(terminal.settings.language) if terminal is not None and terminal.settings.language else english()
+    return refusal_reply(request, catalog, catalog.text("system_unavailable"),
+                         institution=terminal.institution_id if terminal is not None else "")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _check(ex: Exchange) -> Message | None:
@@ -115,10 +163,14 @@ def _hide(reply: Message, hidden: tuple[str, ...]) -> Message:
 
 
 def create_server(app: App, settings: Sip2Settings | None = None, *, host: str = "127.0.0.1", port: int = 6001,
-                  tls: ssl.SSLContext | None = None, backend: Backend | None = None) -> tuple[Sip2Server, Backend]:
-    """A SIP2 server on ``app``'s database (not started), and its backend (close it after the server)."""
+                  tls: ssl.SSLContext | None = None, backend: Backend | None = None,
+                  observer: RequestObserver | None = None) -> tuple[Sip2Server, Backend]:
+    """A SIP2 server on ``app``'s database (not started), and its backend (close it after the server).
+
+    ``observer`` (e.g. ``ils_bridge.ops.metrics.RequestMetrics``) is told every request's type, result and latency.
+    """
     backend = backend or Backend(app, settings)
     defaults = backend.settings.terminal_defaults
     config = ServerConfig(host=host, port=port, ssl=tls, codec=defaults.codec(DEFAULT_MAX_LINE),
                           error_detection=defaults.error_detection, idle_timeout=defaults.idle_timeout)
-    return Sip2Server(Sip2Service(backend), config), backend
+    return Sip2Server(Sip2Service(backend), config, observer), backend

@@ -34,6 +34,18 @@ class NoHandler(LookupError):
     """A well-formed request that this server does not answer."""
 
 
+class ServiceUnavailable(RuntimeError):
+    """The request could not be served now (the database is down or locked); ``reply`` tells the terminal so.
+
+    The server sends ``reply`` (the request's response saying no, with a
+    screen message) instead of a 96, and counts the request as unavailable.
+    """
+
+    def __init__(self, reply: Message, cause: str) -> None:
+        super().__init__(cause)
+        self.reply = reply
+
+
 class HandlerRegistry:
     """A Dispatcher that routes each request id to the handler registered for it."""
 

@@ -8,7 +8,16 @@ a time (SIP2 is lock-step).  Itself it answers only what needs no handler:
 - anything unreadable (bad checksum, unknown id, short fixed fields, bad
   encoding, over-long line, garbage), a request no handler answers, and a
   handler failure: 96 Request SC Resend, so the terminal retries within the
-  retry limit it got in the 98 ACS Status.
+  retry limit it got in the 98 ACS Status;
+- a request the dispatcher cannot serve now (``ServiceUnavailable``: the
+  database is down): the reply the dispatcher built for it (ok=0 and a screen
+  message), logged as a warning without a traceback.
+
+A reply is written only after the dispatcher returned it, and the
+dispatcher's services return only after their transaction committed: a
+terminal never sees an acknowledgement of something the database does not
+hold.  An optional :class:`RequestObserver` (``ils_bridge.ops.metrics``)
+is told every request's message type, result and latency.
 
 Every message in and out is logged on the ``sip2_server.wire`` logger with
 secrets masked; the structured details are in the record's ``sip2`` attribute.
@@ -20,11 +29,13 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from . import errors
 from .codec import Codec
-from .dispatch import Dispatcher, NoHandler
+from .dispatch import Dispatcher, NoHandler, ServiceUnavailable
 from .fields import REQUEST_ACS_RESEND, REQUEST_SC_RESEND
 from .framing import LineFramer
 from .message import Message
@@ -36,6 +47,19 @@ wire_log = logging.getLogger("sip2_server.wire")
 
 DEFAULT_IDLE_TIMEOUT = 600.0
 """Seconds of silence before a connection is closed: above the 5-7 minutes between kiosk 99s."""
+PROTOCOL = "sip2"
+OK_FLAGS = ("ok", "payment_accepted")
+"""Reply fixed fields that say whether the request was done (1/Y) or refused."""
+
+
+class RequestObserver(Protocol):
+    """Told about every request and connection (``ils_bridge.ops.metrics.RequestMetrics`` is one)."""
+
+    def observe(self, protocol: str, message: str, result: str, seconds: float) -> None: ...
+
+    def connection_opened(self, protocol: str) -> None: ...
+
+    def connection_closed(self, protocol: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -67,9 +91,11 @@ class _Connection:
 
 
 class Sip2Server:
-    def __init__(self, dispatcher: Dispatcher, config: ServerConfig | None = None) -> None:
+    def __init__(self, dispatcher: Dispatcher, config: ServerConfig | None = None,
+                 observer: RequestObserver | None = None) -> None:
         self.dispatcher = dispatcher
         self.config = config or ServerConfig()
+        self.observer = observer
         self._server: asyncio.Server | None = None
         self._connections: dict[int, _Connection] = {}
         self._closing = False
@@ -144,6 +170,8 @@ class Sip2Server:
         assert task is not None
         conn = _Connection(session, task)
         self._connections[session.id] = conn
+        if self.observer is not None:
+            self.observer.connection_opened(PROTOCOL)
         log.info("session %s opened from %s", session.id, peer)
         try:
             await self._serve(conn, reader, writer)
@@ -155,6 +183,8 @@ class Sip2Server:
             log.exception("session %s: dropped after an unexpected error", session.id)
         finally:
             del self._connections[session.id]
+            if self.observer is not None:
+                self.observer.connection_closed(PROTOCOL)
             writer.close()
             with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.CancelledError):
                 await writer.wait_closed()
@@ -188,32 +218,47 @@ class Sip2Server:
     # -- one request -------------------------------------------------------------------
 
     async def _respond(self, session: Session, frame: bytes | errors.LineTooLong) -> bytes | None:
-        """The bytes to send for one frame (None: send nothing)."""
+        """The bytes to send for one frame (None: send nothing), timed and counted by the observer."""
+        started = time.perf_counter()
+        data, message, result = await self._answer(session, frame)
+        if self.observer is not None:
+            self.observer.observe(PROTOCOL, message, result, time.perf_counter() - started)
+        return data
+
+    async def _answer(self, session: Session, frame: bytes | errors.LineTooLong) -> tuple[bytes | None, str, str]:
+        """(bytes to send, the request's message id or "??" if unreadable, result for the observer)."""
         if isinstance(frame, errors.LineTooLong):
-            return self._refuse(session, None, frame, "(over-long line)")
+            return self._refuse(session, None, frame, "(over-long line)"), "??", "error"
         try:
             request = session.codec.decode(frame)
         except errors.FrameError as exc:
-            return self._refuse(session, None, exc, describe_raw(frame))
+            return self._refuse(session, None, exc, describe_raw(frame)), "??", "error"
         session.note_request(request)
         self._log_message(session, "in", request)
         if request.id == REQUEST_ACS_RESEND:
-            return self._resend(session)
+            return self._resend(session), request.id, "ok"
+        result = "ok"
         try:
-            reply = await self.dispatcher.handle(session, request)
+            try:
+                reply = await self.dispatcher.handle(session, request)
+            except ServiceUnavailable as exc:
+                log.warning("session %s: %s unavailable: %s", session.id, request.id, exc)
+                reply, result = exc.reply, "unavailable"
             if reply is None:
-                return None
+                return None, request.id, result
             sequence, checksum = session.reply_trailer(request)
             data = session.codec.encode(reply, sequence=sequence, checksum=checksum)
         except NoHandler as exc:
-            return self._refuse(session, request, exc, describe(request))
+            return self._refuse(session, request, exc, describe(request)), request.id, "error"
         except Exception as exc:  # a handler bug must not take the connection down
             log.exception("session %s: handler for %s failed", session.id, request.id)
-            return self._refuse(session, request, exc, describe(request))
+            return self._refuse(session, request, exc, describe(request)), request.id, "error"
+        if result == "ok" and _refused(reply):
+            result = "refused"
         if wire_log.isEnabledFor(logging.INFO):
             # log what actually went out, in wire form (handlers may give ints, dates...)
             self._log_message(session, "out", session.codec.decode(data))
-        return data
+        return data, request.id, result
 
     def _resend(self, session: Session) -> bytes:
         if session.last_reply is None:
@@ -243,3 +288,11 @@ class Sip2Server:
             extra={"sip2": {"session": session.id, "terminal": session.terminal, "direction": direction,
                             "message_id": message.id, "sequence": message.sequence, "text": text}},
         )
+
+
+def _refused(reply: Message) -> bool:
+    """Does the reply say no in its ok (or payment accepted) flag?"""
+    for name in OK_FLAGS:
+        if name in reply.fixed:
+            return reply.fixed[name] not in ("1", "Y")
+    return False

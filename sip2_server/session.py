@@ -41,7 +41,10 @@ class Session:
     """Login user id (CN) once a 93 Login succeeded; set by the login handler."""
     institution: str | None = None
     account: Any = None
-    """The logged-in terminal account (``sip2_server.terminals.Terminal``), read once at login."""
+    """The logged-in terminal account (``sip2_server.terminals.Terminal``), read at login and re-read
+    every ``Backend.recheck_seconds`` so a change made elsewhere (disabled, settings) reaches this connection."""
+    account_read_at: float = 0.0
+    """``time.monotonic()`` when ``account`` was last read from the database."""
     idle_timeout: float | None = None
     """Seconds of silence before closing this connection; None: the server's default."""
     secrets: dict[str, bytes] = field(default_factory=dict)

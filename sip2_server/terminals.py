@@ -192,6 +192,11 @@ class TerminalDirectory:
                 self._verified[login] = (row.password_hash, digest)
         return self._terminal(row)
 
+    def current(self, login: str) -> Terminal | None:
+        """The account as stored now, or None when it no longer exists or is disabled."""
+        row = store.find_terminal(self.app, login)
+        return self._terminal(row) if row is not None and row.enabled else None
+
     def _terminal(self, row: store.TerminalRow) -> Terminal:
         return Terminal(row.login, row.library_code, row.institution_id, row.kind,
                         allowed_operations(row.kind, row.allowed_ops),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 
 from ..backend import Backend
 from ..message import Message
@@ -23,6 +24,7 @@ async def handle(backend: Backend, session: Session, request: Message) -> Messag
         await backend.run(backend.library, terminal.library_code)  # fail here, not on the first transaction
         settings = terminal.settings
         session.account = terminal
+        session.account_read_at = time.monotonic()
         session.terminal = terminal.login
         session.institution = terminal.institution_id
         session.codec = settings.codec(session.codec.max_line)
