@@ -16,6 +16,8 @@ columns and match keys.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +30,29 @@ from ils_bridge import money
 from ils_bridge.storage.schema import bib_records, items, libraries, record_keys
 
 Clock = Callable[[], dt.datetime]
+RecordsHook = Callable[[Connection, Sequence[int]], None]
+
+# Called with the ids of the records a transaction added, replaced or deleted,
+# inside that transaction before it commits ("module:function", imported on
+# first use, as storage.migrate names its table modules).  The search index
+# keeps itself current this way, so a record is searchable once it commits.
+RECORD_HOOKS = ("marc.search.upkeep:reindex_changed",)
+
+
+def records_changed(conn: Connection, record_ids: Sequence[int]) -> None:
+    """Run the record hooks for records written in ``conn``'s open transaction."""
+    if record_ids:
+        for hook in _record_hooks():
+            hook(conn, record_ids)
+
+
+@functools.cache
+def _record_hooks() -> tuple[RecordsHook, ...]:
+    hooks = []
+    for spec in RECORD_HOOKS:
+        module, _, name = spec.partition(":")
+        hooks.append(getattr(importlib.import_module(module), name))
+    return tuple(hooks)
 
 
 def utc_now() -> dt.datetime:
@@ -148,7 +173,10 @@ class Catalogue:
             if conn.dialect.name == "sqlite":
                 _open_sqlite_transaction(conn)
             try:
-                yield CatalogueBatch(conn, self.library_id, self.clock)
+                batch = CatalogueBatch(conn, self.library_id, self.clock)
+                yield batch
+                if not dry_run:
+                    records_changed(conn, batch.changed)
             except BaseException:
                 transaction.rollback()
                 raise
@@ -239,6 +267,7 @@ class CatalogueBatch:
         self.conn = conn
         self.library_id = library_id
         self.clock = clock
+        self.changed: list[int] = []  # records added, replaced or deleted (for the record hooks)
 
     def find_match(self, keys: Iterable[tuple[str, str]]) -> int | None:
         """The record holding the first key that matches (keys are tried in the order given).
@@ -277,7 +306,8 @@ class CatalogueBatch:
             ).inserted_primary_key[0]
             self._write_keys(record_id, entry.keys)
             self._insert_items(record_id, items_, now)
-            return record_id
+        self.changed.append(record_id)
+        return record_id
 
     def replace(self, record_id: int, entry: BibEntry, items_: Sequence[Item] = ()) -> HoldingsChange:
         """Replace the bibliographic record (undeleting it) and add or update the given items.
@@ -295,7 +325,9 @@ class CatalogueBatch:
             )
             self.conn.execute(delete(record_keys).where(record_keys.c.record_id == record_id))
             self._write_keys(record_id, entry.keys)
-            return self._upsert_items(record_id, items_, now)
+            change = self._upsert_items(record_id, items_, now)
+        self.changed.append(record_id)
+        return change
 
     def merge_holdings(self, record_id: int, items_: Sequence[Item]) -> HoldingsChange:
         """Add new items and update known ones; the bibliographic record stays as it is."""
@@ -314,6 +346,7 @@ class CatalogueBatch:
             self.conn.execute(
                 update(bib_records).where(bib_records.c.id == record_id).values(deleted=True, updated_at=self.clock())
             )
+        self.changed.append(record_id)
 
     # helpers ---------------------------------------------------------------------------
 

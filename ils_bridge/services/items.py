@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, update
 
 from ils_bridge.outcome import Refusal
 from ils_bridge.reasons import Reason
+from ils_bridge.services.catalogue import records_changed
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.lookup import find_item
 from ils_bridge.storage import schema as s
@@ -39,10 +40,12 @@ def add_title(ctx: Ctx, title: str, *, author: str | None = None, control_number
               pub_year: int | None = None, language: str | None = None) -> int:
     if not (title or "").strip():
         raise Refusal(Reason.INVALID_REQUEST, "a title is needed")
-    return ctx.conn.execute(insert(s.bib_records).values(
+    title_id = ctx.conn.execute(insert(s.bib_records).values(
         library_id=ctx.library.id, control_number=control_number, title=title, author=author, pub_year=pub_year,
         language=language, marc=minimal_marc(title, author, control_number), created_at=ctx.now, updated_at=ctx.now,
     )).inserted_primary_key[0]
+    records_changed(ctx.conn, [title_id])  # searchable in the OPAC once this commits
+    return title_id
 
 
 def add_item(ctx: Ctx, barcode: str, title_id: int, material: str, *, price: object | None = None,

@@ -11,7 +11,10 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ils_bridge.app import Library
 
 
 class CopyState(str, enum.Enum):
@@ -54,3 +57,56 @@ class NoHoldings:
 
     def copies(self, record_ids: Sequence[int]) -> dict[int, list[CopyStatus]]:
         return {}
+
+
+# Item statuses (ils_bridge.services.items.ITEM_STATUSES) an OPAC shows, and how.
+# Withdrawn copies are no longer holdings and are left out.
+_STATES = {
+    "available": CopyState.ON_SHELF,
+    "checked_out": CopyState.CHECKED_OUT,
+    "on_hold_shelf": CopyState.ON_HOLD_SHELF,
+    "lost": CopyState.UNAVAILABLE,
+    "missing": CopyState.UNAVAILABLE,
+    "in_transit": CopyState.UNAVAILABLE,
+}
+_NOTES = {"lost": "lost", "missing": "missing", "in_transit": "in transit"}
+
+
+def copy_status(copy: dict[str, Any]) -> CopyStatus | None:
+    """One copy dict of ``Library.availability`` as the OPAC sees it (None: not shown)."""
+    state = _STATES.get(copy["status"])
+    if state is None:
+        return None
+    if state is CopyState.ON_SHELF and copy.get("in_library_only"):
+        state = CopyState.IN_LIBRARY_ONLY
+    return CopyStatus(
+        barcode=copy["barcode"],
+        state=state,
+        due=copy.get("due") if state is CopyState.CHECKED_OUT else None,
+        branch=copy.get("branch"),
+        location=copy.get("location"),
+        call_number=copy.get("call_number"),
+        note=_NOTES.get(copy["status"]),
+    )
+
+
+class LibraryHoldings:
+    """Live copy status read through the circulation services (``Library.availability``).
+
+    Nothing is cached: each call is one read transaction, so a checkout or
+    checkin through any adapter shows in the next OPAC response.
+    """
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+
+    def copies(self, record_ids: Sequence[int]) -> dict[int, list[CopyStatus]]:
+        if not record_ids:
+            return {}
+        found = self.library.availability(record_ids)
+        out: dict[int, list[CopyStatus]] = {}
+        for record_id, copies in found.items():
+            shown = [status for status in map(copy_status, copies) if status is not None]
+            if shown:
+                out[record_id] = shown
+        return out

@@ -61,15 +61,21 @@ def _contains_result_set(query: Query) -> bool:
 class SearchIndex(abc.ABC):
     """One library's (or every library's, with ``library_id=None``) searchable records."""
 
-    def __init__(self, engine: Engine, library_id: int | None = None) -> None:
+    def __init__(self, engine: Engine, library_id: int | None = None, *, prepare: bool = True) -> None:
         self.engine = engine
         self.library_id = library_id
-        search_docs.create(engine, checkfirst=True)  # in case the schema was created without it
-        self.create()
+        if prepare:
+            with engine.begin() as conn:
+                self.prepare(conn)
+
+    def prepare(self, conn: Connection) -> None:
+        """Create the index's tables if missing, in ``conn``'s transaction."""
+        search_docs.create(conn, checkfirst=True)  # in case the schema was created without it
+        self.create(conn)
 
     # -- backend hooks -----------------------------------------------------
     @abc.abstractmethod
-    def create(self) -> None:
+    def create(self, conn: Connection) -> None:
         """Create the backend's full-text structures if missing."""
 
     @abc.abstractmethod
@@ -99,16 +105,41 @@ class SearchIndex(abc.ABC):
     def index_record(self, record_id: int) -> None:
         """(Re)index one record; a deleted or missing record is removed."""
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(bib_records.c.library_id, bib_records.c.marc, bib_records.c.deleted).where(bib_records.c.id == record_id)
-            ).first()
-            self._remove(conn, record_id)
-            if row is not None and not row.deleted:
-                self._add(conn, [(record_id, row.library_id, bytes(row.marc))])
+            self.reindex(conn, [record_id])
 
     def remove_record(self, record_id: int) -> None:
         with self.engine.begin() as conn:
             self._remove(conn, record_id)
+
+    def reindex(self, conn: Connection, record_ids: Sequence[int]) -> None:
+        """(Re)index these records inside ``conn``'s transaction, so the index
+        commits (or rolls back) together with the writes that changed them."""
+        for start in range(0, len(record_ids), 500):
+            chunk = list(dict.fromkeys(record_ids[start : start + 500]))
+            rows = conn.execute(
+                select(bib_records.c.id, bib_records.c.library_id, bib_records.c.marc)
+                .where(bib_records.c.id.in_(chunk), bib_records.c.deleted.is_(False))
+                .order_by(bib_records.c.id)
+            ).all()
+            for record_id in chunk:
+                self._remove(conn, record_id)
+            if rows:
+                self._add(conn, [(row.id, row.library_id, bytes(row.marc)) for row in rows])
+
+    def catch_up(self) -> int:
+        """Index the live records the index lacks and drop the deleted ones it
+        still holds (records written by a process without the catalogue's
+        hook, or before the index existed); returns how many changed."""
+        indexed = select(search_docs.c.record_id).where(search_docs.c.record_id == bib_records.c.id).exists()
+        with self.engine.begin() as conn:
+            missing = conn.scalars(select(bib_records.c.id).where(bib_records.c.deleted.is_(False), ~indexed)).all()
+            deleted = conn.scalars(
+                select(search_docs.c.record_id)
+                .join(bib_records, bib_records.c.id == search_docs.c.record_id)
+                .where(bib_records.c.deleted.is_(True))
+            ).all()
+            self.reindex(conn, [*missing, *deleted])
+        return len(missing) + len(deleted)
 
     def rebuild(self, batch: int = 2000) -> int:
         """Index every live record from scratch; returns how many were indexed."""
@@ -245,14 +276,19 @@ class SearchIndex(abc.ABC):
         return {r[0]: bytes(r[1]) for r in rows}
 
 
-def open_index(engine: Engine, library_id: int | None = None) -> SearchIndex:
-    """The index backend for this engine's database."""
-    if engine.dialect.name == "sqlite":
+def backend_for(dialect: str) -> type[SearchIndex]:
+    """The index class for a database dialect."""
+    if dialect == "sqlite":
         from marc.search.sqlite_fts import SqliteIndex
 
-        return SqliteIndex(engine, library_id)
-    if engine.dialect.name == "postgresql":
+        return SqliteIndex
+    if dialect == "postgresql":
         from marc.search.postgres_fts import PostgresIndex
 
-        return PostgresIndex(engine, library_id)
-    raise ValueError(f"no search backend for {engine.dialect.name}")
+        return PostgresIndex
+    raise ValueError(f"no search backend for {dialect}")
+
+
+def open_index(engine: Engine, library_id: int | None = None) -> SearchIndex:
+    """The index backend for this engine's database."""
+    return backend_for(engine.dialect.name)(engine, library_id)

@@ -64,10 +64,12 @@ class TsqueryCompiler(Compiler):
 
 
 class PostgresIndex(SearchIndex):
-    def create(self) -> None:
-        with self.engine.begin() as conn:
-            for ddl in DDL:
-                conn.exec_driver_sql(ddl)
+    def create(self, conn: Connection) -> None:
+        # CREATE INDEX IF NOT EXISTS locks the table before it looks: skip the DDL when it is there.
+        if conn.exec_driver_sql("SELECT to_regclass('ix_search_pg_doc')").scalar() is not None:
+            return
+        for ddl in DDL:
+            conn.exec_driver_sql(ddl)
 
     def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, list[str]]]]) -> None:
         conn.execute(

@@ -40,10 +40,9 @@ class Fts5Compiler(Compiler):
 
 
 class SqliteIndex(SearchIndex):
-    def create(self) -> None:
-        with self.engine.begin() as conn:
-            conn.exec_driver_sql(FTS_DDL)
-            conn.exec_driver_sql(VOCAB_DDL)
+    def create(self, conn: Connection) -> None:
+        conn.exec_driver_sql(FTS_DDL)
+        conn.exec_driver_sql(VOCAB_DDL)
 
     def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, list[str]]]]) -> None:
         rows = [{"rowid": rid, **{c: " ".join(streams.get(Index(c), [])) for c in COLUMNS}} for rid, streams in docs]

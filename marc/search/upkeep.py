@@ -1,0 +1,36 @@
+"""Keeping the index current as the catalogue changes.
+
+The catalogue service (``ils_bridge.services.catalogue.records_changed``)
+calls ``reindex_changed`` with the ids of the records a transaction added,
+replaced or deleted, before that transaction commits: the index entries land
+(or roll back) with the records, and a record is searchable the moment its
+import batch or ``Library.add_title`` commits.  The hook is named in
+``catalogue.RECORD_HOOKS``, so every process that writes records runs it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Engine
+
+from marc.search.index import SearchIndex, backend_for
+
+# One writer per engine, its tables checked once per process.
+_writers: weakref.WeakKeyDictionary[Engine, SearchIndex] = weakref.WeakKeyDictionary()
+
+
+def reindex_changed(conn: Connection, record_ids: Sequence[int]) -> None:
+    """(Re)index these records in ``conn``'s open transaction."""
+    _writer(conn).reindex(conn, record_ids)
+
+
+def _writer(conn: Connection) -> SearchIndex:
+    writer = _writers.get(conn.engine)
+    if writer is None:
+        writer = backend_for(conn.dialect.name)(conn.engine, prepare=False)
+        writer.prepare(conn)  # on this connection: another one would wait for this transaction's lock
+        _writers[conn.engine] = writer
+    return writer
+
