@@ -26,7 +26,7 @@ import platformdirs
 from ils_bridge.app import App, Library, UnknownLibrary
 from ils_bridge.outcome import Outcome, Refusal
 from ils_bridge.reasons import Reason
-from ils_bridge.storage.database import DatabaseUnavailable
+from ils_bridge.storage.database import Database, DatabaseUnavailable
 from policies.loader import PolicyError
 
 EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_UNAVAILABLE = 1, 2, 3, 4
@@ -56,6 +56,8 @@ class CliContext:
     config: Path | None
     json: bool
     library_code: str | None
+    pool_size: int | None = None
+    """Database connections to keep open (``serve --pool-size``); None: the engine's default."""
     _app: App | None = field(default=None, repr=False)
 
     @property
@@ -63,7 +65,8 @@ class CliContext:
         if self._app is None:
             if self.database.startswith("sqlite:///"):
                 Path(self.database[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-            self._app = App.open(self.database)
+            database = Database(self.database) if self.pool_size is None else Database(self.database, pool_size=self.pool_size)
+            self._app = App(database)
         return self._app
 
     def library(self) -> Library:

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "ils_bridge.cli.jobs",
     "ils_bridge.cli.items",
     "ils_bridge.cli.reports",
+    "ils_bridge.cli.health",
 )
 
 

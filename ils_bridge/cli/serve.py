@@ -13,12 +13,14 @@ import logging
 import signal
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 
 from ils_bridge.cli.common import CliContext, CliError, Group, pass_cli
+from ils_bridge.cli.operations import OperationsOptions, operations_options, prepare
+from ils_bridge.ops.metrics import RequestMetrics
 
 log = logging.getLogger("ils_bridge.serve")
 
@@ -65,7 +67,8 @@ def tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
     return context
 
 
-def sip2(cli: CliContext, host: str, port: int, tls: ssl.SSLContext | None) -> Running:
+def sip2(cli: CliContext, host: str, port: int, tls: ssl.SSLContext | None,
+         metrics: RequestMetrics | None = None) -> Running:
     """The SIP2 server on the CLI's database, with the ``sip2:`` (and ``connectors.campus_auth``) settings."""
     from ils_bridge.connectors.config import load_connectors_config
     from ils_bridge.connectors.factory import campus_auth_from_config
@@ -74,13 +77,15 @@ def sip2(cli: CliContext, host: str, port: int, tls: ssl.SSLContext | None) -> R
     from sip2_server.config import Sip2Settings
 
     settings = Sip2Settings.from_file(cli.config)
+    if cli.pool_size is not None:  # one service thread per pooled connection
+        settings = replace(settings, workers=cli.pool_size)
     connectors = load_connectors_config(cli.config) if cli.config else {}
     campus = campus_auth_from_config(connectors) if "campus_auth" in connectors else None
     if settings.patron_auth == "campus" and campus is None:
         raise CliError("sip2.patron_auth is campus but the config has no connectors.campus_auth section")
     fallback = str((connectors.get("campus_auth") or {}).get("fallback", "refuse"))
     backend = Backend(cli.app, settings, campus_auth=campus, campus_fallback=fallback)
-    server, _ = create_server(cli.app, host=host, port=port, tls=tls, backend=backend)
+    server, _ = create_server(cli.app, host=host, port=port, tls=tls, backend=backend, observer=metrics)
 
     async def close() -> None:
         await server.close()
@@ -102,8 +107,11 @@ commands.name = "serve"
 @click.option("--port", default=6001, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM certificate (chain).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM private key.")
+@operations_options
 @pass_cli
-def serve_sip2(cli: CliContext, host: str, port: int, tls_cert: Path | None, tls_key: Path | None) -> None:
+def serve_sip2(cli: CliContext, host: str, port: int, tls_cert: Path | None, tls_key: Path | None,
+               ops: OperationsOptions) -> None:
     """Serve SIP2 to self-check machines, gates and sorters (terminal accounts: `ils-bridge terminals`)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    serve_until_stopped([sip2(cli, host, port, tls_context(tls_cert, tls_key))])
+    prepared = prepare(cli, ops)
+    running = sip2(cli, host, port, tls_context(tls_cert, tls_key), prepared.metrics)
+    serve_until_stopped([Running("health and metrics", prepared.start, prepared.close), running])
