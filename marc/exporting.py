@@ -12,7 +12,7 @@ same catalogue.  A deleted record, when asked for, goes out with leader/05 = d.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -36,13 +36,19 @@ def export_records(
     since: dt.datetime | None = None,
     record_ids: Iterable[int] | None = None,
     include_deleted: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write the records changed since ``since`` (all by default), optionally only ``record_ids``; returns the count."""
+    """Write the records changed since ``since`` (all by default), optionally only ``record_ids``; returns the count.
+
+    ``progress`` is called with the number of records written so far, after each record.
+    """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
     holdings_mapping = mapping if isinstance(mapping, HoldingsMapping) else HoldingsMapping.load(mapping)
     stored = catalogue.iter_records(since=since, record_ids=record_ids, include_deleted=include_deleted)
     records = (marc_record(entry, holdings_mapping, catalogue.currency) for entry in stored)
+    if progress:
+        records = _reporting(records, progress)
     with _open(destination) as stream:
         return _WRITERS[format](records, stream)
 
@@ -55,6 +61,12 @@ def marc_record(stored: StoredRecord, mapping: HoldingsMapping, currency: str | 
     for field in holdings_fields(stored.items, mapping, currency):
         record.add_ordered_field(field)
     return record
+
+
+def _reporting(records: Iterator[pymarc.Record], progress: Callable[[int], None]) -> Iterator[pymarc.Record]:
+    for count, record in enumerate(records, start=1):
+        yield record
+        progress(count)
 
 
 @contextmanager

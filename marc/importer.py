@@ -12,6 +12,10 @@ added.
 - ``merge_holdings``: keep the stored record, add or update its items
 - ``add``: add the incoming record as a new one even so
 
+With ``materials`` (the policy's ``vocabulary.materials``) a record whose
+items map to a material outside that list fails as ``unknown_material``: its
+items would be ones the policy cannot decide on.
+
 Records are committed ``batch_size`` at a time; each record lands whole or not
 at all.  With a ``checkpoint`` file the importer notes, after each commit, how
 far it got in each file, so a run interrupted and started again carries on
@@ -23,7 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -75,6 +79,7 @@ class Progress:
     skipped: int
     failed: int
     records_per_second: float
+    offset: int | None = None  # bytes of the current file done (None for MARCXML)
 
 
 @dataclass
@@ -148,6 +153,7 @@ def import_files(
     format: Format | None = None,
     encoding: Encoding = "auto",
     parser: Parser = "pymarc",
+    materials: Collection[str] | None = None,
 ) -> ImportReport:
     """Import every record of the files; never stops on a bad record (see the report)."""
     if mode not in MODES:
@@ -161,6 +167,7 @@ def import_files(
         linter=Linter() if lint else None,
         checkpoint=Checkpoint(None if dry_run else checkpoint),
         batch_size=batch_size,
+        materials=frozenset(materials) if materials is not None else None,
     )
     for path in map(Path, paths):
         run.import_file(path, format=format, encoding=encoding, parser=parser)
@@ -178,6 +185,7 @@ class _ImportRun:
     linter: Linter | None
     checkpoint: Checkpoint
     batch_size: int
+    materials: frozenset[str] | None = None
     report: ImportReport = field(init=False)
     position: tuple[int | None, int] = (0, 0)  # (byte offset, records done) in the current file
     started: float = field(default_factory=time.monotonic)
@@ -222,6 +230,7 @@ class _ImportRun:
                     self.report.skipped,
                     self.report.failed,
                     self.report.records / elapsed,
+                    self.position[0],
                 )
             )
 
@@ -236,13 +245,29 @@ class _ImportRun:
             self._lint(path, result.number, record)
         try:
             entry, items = catalogue_entry(record, self.mapping, self.catalogue.currency)
+            unknown = self._unknown_material(items)
+            if unknown:
+                self._fail(path, result, record, "unknown_material", unknown)
+                return
             self._write(writer, entry, items)
         except (CatalogueError, ValueError, pymarc.PymarcException) as exc:
-            self.report.fail(
-                ImportFailure(
-                    str(path), result.number, result.offset, matching.control_number(record), "rejected", str(exc)
+            self._fail(path, result, record, "rejected", str(exc))
+
+    def _fail(self, path: Path, result: ReadResult, record: pymarc.Record, reason: str, detail: str) -> None:
+        control = matching.control_number(record)
+        self.report.fail(ImportFailure(str(path), result.number, result.offset, control, reason, detail))
+
+    def _unknown_material(self, items: list[Item]) -> str | None:
+        """Why the record's items cannot be stored under ``materials``, or None when they can."""
+        if self.materials is None:
+            return None
+        for item in items:
+            if item.material not in self.materials:
+                return (
+                    f"item {item.barcode} maps to material {item.material!r}, which is not in the policy's "
+                    f"vocabulary.materials (map it in the mapping's item_types or leader_materials)"
                 )
-            )
+        return None
 
     def _write(self, writer: CatalogueBatch, entry: BibEntry, items: list[Item]) -> None:
         match = None if self.mode == "add" else writer.find_match(entry.keys)
