@@ -187,18 +187,20 @@ class Terminal:
         return self.send(self.frame(message))
 
     def checkout(self, patron: str, item: str) -> Message:
-        return self.request(Message("11", {"sc_renewal_policy": "N", "no_block": "N", "transaction_date": None,
-                                           "nb_due_date": None})
-                            .add("AO", INSTITUTION).add("AA", patron).add("AB", item).add("AC", ""))
+        return self.request(checkout_request(patron, item))
 
     def checkin(self, item: str) -> Message:
-        return self.request(Message("09", {"no_block": "N", "transaction_date": None, "return_date": None})
-                            .add("AP", "").add("AO", INSTITUTION).add("AB", item).add("AC", ""))
+        return self.request(checkin_request(item))
 
     def pay(self, patron: str, amount: str) -> Message:
-        return self.request(Message("37", {"transaction_date": None, "fee_type": "01", "payment_type": "00",
-                                           "currency_type": "CNY"})
-                            .add("AO", INSTITUTION).add("AA", patron).add("BV", amount))
+        return self.request(payment_request(patron, amount))
+
+    def send_only(self, frame: bytes) -> None:
+        """Send a frame on the open connection and never read its reply (as if the reply was lost)."""
+        if self._sock is None:
+            self._connect()
+        assert self._sock is not None
+        self._sock.sendall(frame)
 
     def close(self) -> None:
         self._drop()
@@ -229,5 +231,43 @@ class Terminal:
             self._sock = None
 
 
+def checkout_request(patron: str, item: str) -> Message:
+    return (Message("11", {"sc_renewal_policy": "N", "no_block": "N", "transaction_date": None, "nb_due_date": None})
+            .add("AO", INSTITUTION).add("AA", patron).add("AB", item).add("AC", ""))
+
+
+def checkin_request(item: str) -> Message:
+    return (Message("09", {"no_block": "N", "transaction_date": None, "return_date": None})
+            .add("AP", "").add("AO", INSTITUTION).add("AB", item).add("AC", ""))
+
+
+def payment_request(patron: str, amount: str) -> Message:
+    return (Message("37", {"transaction_date": None, "fee_type": "01", "payment_type": "00", "currency_type": "CNY"})
+            .add("AO", INSTITUTION).add("AA", patron).add("BV", amount))
+
+
 def ok(reply: Message) -> bool:
     return reply.fixed.get("ok", reply.fixed.get("payment_accepted")) in ("1", "Y")
+
+
+def stop_postgres(cluster: PgCluster) -> None:
+    """Stop the test cluster's server (fast: open sessions are cut), keeping its data."""
+    cluster._run("pg_ctl", "-D", str(cluster.datadir), "-m", "fast", "-w", "stop")
+
+
+def start_postgres(cluster: PgCluster) -> None:
+    """Start it again with the options it last ran with (pg_ctl restart reads them from postmaster.opts)."""
+    cluster._run("pg_ctl", "-D", str(cluster.datadir), "-l", str(cluster.root / "log"), "-w", "restart")
+    cluster.wait_ready()
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """(status, body) of a GET on the serving process's health/metrics endpoint."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=20) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8")
