@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "ils_bridge.cli.sync",
     "ils_bridge.cli.notices",
     "ils_bridge.cli.serve",
+    "ils_bridge.cli.index",
     "ils_bridge.cli.terminals",
     "ils_bridge.cli.setup",
     "ils_bridge.cli.patrons",

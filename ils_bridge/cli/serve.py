@@ -115,3 +115,7 @@ def serve_sip2(cli: CliContext, host: str, port: int, tls_cert: Path | None, tls
     prepared = prepare(cli, ops)
     running = sip2(cli, host, port, tls_context(tls_cert, tls_key), prepared.metrics)
     serve_until_stopped([Running("health and metrics", prepared.start, prepared.close), running])
+
+
+# The OPAC servers (serve sru / z3950 / all) are in their own module, which adds them to this group.
+from ils_bridge.cli import serve_opac  # noqa: E402,F401

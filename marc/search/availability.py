@@ -12,6 +12,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from ils_bridge.app import Library
@@ -72,17 +73,19 @@ _STATES = {
 _NOTES = {"lost": "lost", "missing": "missing", "in_transit": "in transit"}
 
 
-def copy_status(copy: dict[str, Any]) -> CopyStatus | None:
-    """One copy dict of ``Library.availability`` as the OPAC sees it (None: not shown)."""
+def copy_status(copy: dict[str, Any], timezone: dt.tzinfo) -> CopyStatus | None:
+    """One copy dict of ``Library.availability`` as the OPAC sees it (None: not shown).
+    The due time is given in the library's timezone, so its date is the one on the slip."""
     state = _STATES.get(copy["status"])
     if state is None:
         return None
     if state is CopyState.ON_SHELF and copy.get("in_library_only"):
         state = CopyState.IN_LIBRARY_ONLY
+    due = copy.get("due") if state is CopyState.CHECKED_OUT else None
     return CopyStatus(
         barcode=copy["barcode"],
         state=state,
-        due=copy.get("due") if state is CopyState.CHECKED_OUT else None,
+        due=due.astimezone(timezone) if due else None,
         branch=copy.get("branch"),
         location=copy.get("location"),
         call_number=copy.get("call_number"),
@@ -99,6 +102,7 @@ class LibraryHoldings:
 
     def __init__(self, library: Library) -> None:
         self.library = library
+        self.timezone = ZoneInfo(library.record.timezone)
 
     def copies(self, record_ids: Sequence[int]) -> dict[int, list[CopyStatus]]:
         if not record_ids:
@@ -106,7 +110,7 @@ class LibraryHoldings:
         found = self.library.availability(record_ids)
         out: dict[int, list[CopyStatus]] = {}
         for record_id, copies in found.items():
-            shown = [status for status in map(copy_status, copies) if status is not None]
+            shown = [status for status in (copy_status(c, self.timezone) for c in copies) if status is not None]
             if shown:
                 out[record_id] = shown
         return out

@@ -2,16 +2,15 @@
 
 Routes: ``/<database>`` (and ``/``) answer SRU explain / searchRetrieve /
 scan; ``/<database>/daia`` answers DAIA JSON availability (see ``daia``).
-Requests are handled inline on the event loop: the index lookups are short
-SQL statements, and skipping a thread hop per request is what keeps latency
-near Zebra's.
+Database work runs inline on the event loop on SQLite (short statements; no
+thread hop per request is what keeps latency near Zebra's) and in a thread
+pool on PostgreSQL (see ``marc.search.offload``; ``threads`` overrides).
 
 Programmatic start/stop::
 
     server = SruServer(engine, holdings=source, port=8210)
     await server.start(); ...; await server.stop()
     # or, from synchronous code: with BackgroundServer(server): ...
-    # or, blocking: serve_sru(engine, host="0.0.0.0", port=8210)
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from sqlalchemy import Engine
 
 from marc.search.availability import HoldingsSource, NoHoldings
 from marc.search.index import SearchIndex, open_index
+from marc.search.offload import BlockingWork, default_threads
 from marc.sru import http
 from marc.sru.daia import JSON, daia_document
 from marc.sru.service import SruService
@@ -42,6 +42,7 @@ class SruServer:
         library_id: int | None = None,
         title: str = "Library catalogue",
         index: SearchIndex | None = None,
+        threads: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -49,10 +50,13 @@ class SruServer:
         self.holdings = holdings or NoHoldings()
         self.index = index or open_index(engine, library_id)
         self.service = SruService(self.index, self.holdings, database, title, host, port)
+        self.threads = default_threads(engine) if threads is None else threads
+        self._work = BlockingWork(0, "sru")
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.Task] = set()
 
     async def start(self) -> None:
+        self._work = BlockingWork(self.threads, "sru")
         self._server = await asyncio.start_server(self._connection, self.host, self.port, limit=http.MAX_HEAD)
         self.port = self._server.sockets[0].getsockname()[1]
         self.service.port = self.port
@@ -66,12 +70,8 @@ class SruServer:
         await asyncio.gather(*self._connections, return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
+        self._work.close()
 
-    async def serve_forever(self) -> None:
-        await self.start()
-        assert self._server is not None
-        async with self._server:
-            await self._server.serve_forever()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -86,7 +86,7 @@ class SruServer:
                     break
                 if request is None:
                     break
-                writer.write(self._respond(request))
+                writer.write(await self._work.run(self._respond, request))
                 await writer.drain()
                 if not request.keep_alive:
                     break
@@ -116,8 +116,3 @@ class SruServer:
 def create_sru_server(engine: Engine, **options: object) -> SruServer:
     """An SRU server, not yet listening (options: see ``SruServer``)."""
     return SruServer(engine, **options)  # type: ignore[arg-type]
-
-
-def serve_sru(engine: Engine, **options: object) -> None:
-    """Run an SRU server until interrupted (what ``ils-bridge serve sru`` calls)."""
-    asyncio.run(create_sru_server(engine, **options).serve_forever())

@@ -4,7 +4,6 @@ from marc.z3950.server import (
     DEFAULT_PORT,
     Z3950Server,
     create_z3950_server,
-    serve_z3950,
 )
 
-__all__ = ["DEFAULT_PORT", "Z3950Server", "create_z3950_server", "serve_z3950"]
+__all__ = ["DEFAULT_PORT", "Z3950Server", "create_z3950_server"]

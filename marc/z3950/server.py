@@ -4,14 +4,14 @@ Each connection reads one APDU at a time (``codec.read_pdu``), decodes it,
 lets the session answer, and writes the response.  Bytes that are not a
 request APDU get a Close (protocolError) and the connection is dropped; an
 idle connection gets a Close (lackOfActivity).  Database work runs inline on
-the event loop: index lookups are short SQL statements.
+the event loop on SQLite and in a thread pool on PostgreSQL (see
+``marc.search.offload``; ``threads`` overrides).
 
 Programmatic start/stop::
 
     server = Z3950Server(engine, holdings=source, port=2100)
     await server.start(); ...; await server.stop()
     # from synchronous code: with BackgroundServer(server): ...
-    # blocking: serve_z3950(engine, host="0.0.0.0", port=2100)
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from marc.search.availability import HoldingsSource, NoHoldings
 from marc.search.index import SearchIndex, open_index
+from marc.search.offload import BlockingWork, default_threads
 from marc.z3950 import codec
 from marc.z3950.session import Authenticator, Session, close_apdu
 
@@ -43,6 +44,7 @@ class Z3950Server:
         authenticate: Authenticator | None = None,
         index: SearchIndex | None = None,
         idle_timeout: float = IDLE_TIMEOUT_S,
+        threads: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -51,10 +53,13 @@ class Z3950Server:
         self.index = index or open_index(engine, library_id)
         self.authenticate = authenticate
         self.idle_timeout = idle_timeout
+        self.threads = default_threads(engine) if threads is None else threads
+        self._work = BlockingWork(0, "z3950")
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.Task] = set()
 
     async def start(self) -> None:
+        self._work = BlockingWork(self.threads, "z3950")
         self._server = await asyncio.start_server(self._connection, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -67,12 +72,8 @@ class Z3950Server:
         await asyncio.gather(*self._connections, return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
+        self._work.close()
 
-    async def serve_forever(self) -> None:
-        await self.start()
-        assert self._server is not None
-        async with self._server:
-            await self._server.serve_forever()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -91,7 +92,7 @@ class Z3950Server:
                     break
                 if pdu is None:
                     break
-                response, done = self._answer(session, pdu)
+                response, done = await self._work.run(self._answer, session, pdu)
                 await self._send(writer, response)
                 if done:
                     break
@@ -122,8 +123,3 @@ class Z3950Server:
 def create_z3950_server(engine: Engine, **options: object) -> Z3950Server:
     """A Z39.50 target, not yet listening (options: see ``Z3950Server``)."""
     return Z3950Server(engine, **options)  # type: ignore[arg-type]
-
-
-def serve_z3950(engine: Engine, **options: object) -> None:
-    """Run a Z39.50 target until interrupted (what ``ils-bridge serve z3950`` calls)."""
-    asyncio.run(create_z3950_server(engine, **options).serve_forever())

@@ -1,0 +1,104 @@
+"""The OPAC servers wired into the running system: live circulation state read
+through the services, records searchable the moment they are written.
+
+SIP2, SRU and Z39.50 run on one database (as ``ils-bridge serve all`` runs
+them); the PyPI ``sip2`` client checks a copy out and in, and plain HTTP,
+DAIA and Debian's yaz-client must each see the change at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+import pymarc
+import pytest
+
+from ils_bridge.app import App, Library
+from ils_bridge.services.catalogue import Catalogue
+from marc.importer import catalogue_entry
+from marc.holdings import HoldingsMapping
+from tests.opac.live import MAPPING, Servers, build_library, hits, serving
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# yaz-client prints a BER TRUE (0xFF, as asn1tools encodes it) as -1.
+AVAILABLE_NOW = re.compile(r"availableNow: (1|-1)\n")
+BOOK, REFERENCE = "C0000001", "C0000002"  # copies of 机器学习 (001 CN0001): a loanable book, a reference copy
+
+
+@pytest.fixture
+def live(db_url: str) -> Iterator[Servers]:
+    """On each engine: xuzhou with imported records, and the three servers."""
+    app = App.open(db_url)
+    try:
+        lib = build_library(app)
+        with serving(app, lib) as servers:
+            yield servers
+    finally:
+        app.close()
+
+
+def loan_due(lib: Library, barcode: str) -> dt.date:
+    (loan,) = [loan for loan in lib.patron_account("U1")["loans"] if loan["item"] == barcode]
+    return loan["due"].astimezone(SHANGHAI).date()
+
+
+def test_sip2_checkout_and_checkin_show_at_once_in_sru_daia_and_z3950(live: Servers):
+    assert live.sru_copy_status("CN0001", BOOK)["j"] == "available"
+    assert [s["service"] for s in live.daia_item("CN0001", BOOK)["available"]] == ["loan", "presentation"]
+    assert AVAILABLE_NOW.search(live.opac_holding("CN0001", BOOK))
+
+    sip = live.sip2_client()
+    out = sip.sip_checkout_response(sip.get_response(sip.sip_checkout_request(BOOK)))
+    assert out["fixed"]["Ok"] == "1", out
+    due = loan_due(live.library, BOOK)
+
+    status = live.sru_copy_status("CN0001", BOOK)
+    assert status["j"] == "checked_out" and status["d"].startswith(due.isoformat())
+    daia = live.daia_item("CN0001", BOOK)
+    assert daia.get("available", []) == []
+    assert {s["service"]: s.get("expected") for s in daia["unavailable"]} == {"loan": due.isoformat(), "presentation": due.isoformat()}
+    holding = live.opac_holding("CN0001", BOOK)
+    assert "availableNow: 0" in holding and f"Date: {due.isoformat()}" in holding
+    assert f"Checked out, due {due.isoformat()}" in holding
+
+    back = sip.sip_checkin_response(sip.get_response(sip.sip_checkin_request(BOOK)))
+    assert back["fixed"]["Ok"] == "1", back
+    sip.disconnect()
+
+    assert "d" not in live.sru_copy_status("CN0001", BOOK) and live.sru_copy_status("CN0001", BOOK)["j"] == "available"
+    assert [s["service"] for s in live.daia_item("CN0001", BOOK)["available"]] == ["loan", "presentation"]
+    assert AVAILABLE_NOW.search(live.opac_holding("CN0001", BOOK))
+
+
+def test_reference_copy_is_in_library_only_as_the_policy_says(live: Servers):
+    assert live.library.checkout("U1", REFERENCE).reason.value == "not_loanable"
+    assert live.sru_copy_status("CN0001", REFERENCE)["j"] == "in_library_only"
+    daia = live.daia_item("CN0001", REFERENCE)
+    assert [s["service"] for s in daia["available"]] == ["presentation"]
+    assert [s["service"] for s in daia["unavailable"]] == ["loan"]
+    assert "restrictions: In library use only" in live.opac_holding("CN0001", REFERENCE)
+
+
+def test_records_written_through_the_services_are_searchable_at_once(live: Servers):
+    lib = live.library
+    assert live.sru_hits('dc.title="desk catalogued"') == 0
+    added = lib.add_title("Desk catalogued handbook", author="Tran, Mai")
+    assert added.ok
+    assert live.sru_hits('dc.title="desk catalogued"') == 1
+    assert hits(live.z3950_session("find @attr 1=1003 tran")) == [1]
+
+    catalogue = Catalogue(lib.app.db.engine, lib.record.id)
+    (stored,) = [r for r in catalogue.iter_records() if r.control_number == "VN0001"]
+    record = pymarc.Record(data=stored.marc, to_unicode=True, force_utf8=True)
+    record["245"]["a"] = "Hoa vàng edited title"
+    entry, _ = catalogue_entry(record, HoldingsMapping.load(MAPPING), "CNY")
+    catalogue.replace(stored.id, entry)
+    assert live.sru_hits('dc.title="hoa vang edited"') == 1
+    assert live.sru_hits('dc.title="tôi thấy hoa"') == 0
+
+    catalogue.mark_deleted(stored.id)
+    assert live.sru_hits('dc.title="hoa vang edited"') == 0
+    assert hits(live.z3950_session("find @attr 1=12 VN0001")) == [0]
