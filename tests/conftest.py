@@ -20,7 +20,7 @@ import sqlalchemy
 
 from ils_bridge.app import App, Library
 from ils_bridge.clock import SettableClock
-from ils_bridge.storage.schema import metadata
+from ils_bridge.storage.migrate import all_metadata
 from tests.pg_cluster import PgCluster, find_bindir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def pg_cluster() -> Iterator[PgCluster | None]:
         with engine.connect() as conn:
             conn.exec_driver_sql("CREATE DATABASE ils_template")
         template = sqlalchemy.create_engine(cluster.url("ils_template"))
-        metadata.create_all(template)
+        all_metadata().create_all(template)
         template.dispose()
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - report any start-up failure the same way
@@ -58,35 +58,47 @@ def pg_cluster() -> Iterator[PgCluster | None]:
     cluster.stop()
 
 
-def fresh_pg_database(cluster: PgCluster) -> str:
-    name = f"t_{os.getpid()}_{next(_counter)}"
+def _admin(cluster: PgCluster, sql: str) -> None:
     engine = sqlalchemy.create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE ils_template")
+        conn.exec_driver_sql(sql)
     engine.dispose()
+
+
+def fresh_pg_database(cluster: PgCluster) -> str:
+    name = f"t_{os.getpid()}_{next(_counter)}"
+    _admin(cluster, f"CREATE DATABASE {name} TEMPLATE ils_template")
     return cluster.url(name)
 
 
+def drop_pg_database(cluster: PgCluster, url: str) -> None:
+    """Drop a test's database at once, so the cluster does not grow by one database a test."""
+    _admin(cluster, f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
 @pytest.fixture(params=ENGINES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database with the schema, on each engine."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'library.db'}"
         engine = sqlalchemy.create_engine(url)
-        metadata.create_all(engine)
+        all_metadata().create_all(engine)
         engine.dispose()
-        return url
+        yield url
+        return
     cluster = request.getfixturevalue("pg_cluster")
     if cluster is None:
         pytest.skip("PostgreSQL is not available here")
-    return fresh_pg_database(cluster)
+    url = fresh_pg_database(cluster)
+    yield url
+    drop_pg_database(cluster, url)
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'library.db'}"
     engine = sqlalchemy.create_engine(url)
-    metadata.create_all(engine)
+    all_metadata().create_all(engine)
     engine.dispose()
     return url
 
