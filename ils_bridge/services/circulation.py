@@ -153,20 +153,35 @@ def renew_all(ctx: Ctx, patron: str) -> dict[str, Any]:
 
 def checkin(ctx: Ctx, item: str, *, returned_at: dt.datetime | None = None) -> dict[str, Any]:
     """Return an item: close the loan, charge any overdue fine, trap it for the next hold."""
-    peek = find_item(ctx, item)
-    loan = active_loan_of_item(ctx, peek.id)
+    row, loan = _locked_loan(ctx, item)
     if loan is None:
-        if peek.status == "lost":
+        if row.status == "lost":
             return found(ctx, item)
-        raise Refusal(Reason.ITEM_NOT_CHECKED_OUT, item_id=peek.id, title_id=peek.bib_id)
-    find_patron_by_id_locked(ctx, loan.patron_id)
-    row = find_item(ctx, item, lock=True)
+        raise Refusal(Reason.ITEM_NOT_CHECKED_OUT, item_id=row.id, title_id=row.bib_id)
     fine = close_loan(ctx, loan, row, returned_at or ctx.now)
     trap = hold_service.trap(ctx, row)
     return {
         "rule": fine.rule or loan.rule_id, "item_id": row.id, "title_id": row.bib_id, "patron_id": loan.patron_id,
         "hold": trap, "branch": row.branch, "location": row.location, "was_overdue": fine.amount > 0 or fine.rule is not None,
     }
+
+
+def _locked_loan(ctx: Ctx, item: str) -> tuple[Row, Row | None]:
+    """The item and its active loan, read under the borrower's and the item's locks (in that order).
+
+    The loan is looked up first to know whose lock to take, then read again
+    under the locks: a concurrent checkin or checkout may have changed it.
+    """
+    for _ in range(5):
+        peek = find_item(ctx, item)
+        loan = active_loan_of_item(ctx, peek.id)
+        if loan is not None:
+            find_patron_by_id_locked(ctx, loan.patron_id)
+        row = find_item(ctx, item, lock=True)
+        current = active_loan_of_item(ctx, row.id)
+        if current is None or (loan is not None and current.id == loan.id):
+            return row, current
+    raise Refusal(Reason.INVALID_STATE, "the item's loan kept changing; try again")
 
 
 def close_loan(ctx: Ctx, loan: Row, item: Row, returned: dt.datetime) -> Decision:

@@ -28,7 +28,7 @@ def _lost_item(ctx: Ctx, item: Row) -> LostItem:
 def report_lost(ctx: Ctx, item: str, *, multiple: Decimal | None = None, processing_fee: object | None = None,
                 replaced_by_copy: bool = False) -> dict[str, Any]:
     """The borrower reports a loaned item lost: close the loan and charge what the policy says."""
-    row = find_item(ctx, item)
+    row = find_item(ctx, item, lock=True)
     if row.status == "lost":
         raise Refusal(Reason.ALREADY_LOST)
     loan = ctx.conn.execute(select(s.loans).where(s.loans.c.item_id == row.id, s.loans.c.status == "active")).first()

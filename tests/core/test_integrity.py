@@ -207,3 +207,14 @@ def test_changing_a_hold_keeps_its_place_in_the_queue(make_library, clock):
     assert changed.ok and danang.change_hold("U2", hold_id=first).reason == Reason.INVALID_REQUEST
     trapped = danang.checkin(item[0]).data["hold"]
     assert (trapped["patron"], trapped["pickup_branch"]) == ("U2", "east")
+
+
+def test_concurrent_returns_of_one_item_close_its_loan_once(app, lib, clock):
+    patron_with_card(lib, "U1", "undergraduate")
+    book = title_with_copies(lib, "B", "zh_book", classification="I24")[0]
+    lib.checkout("U1", book)
+    move_to(clock, dt.date(2026, 4, 11), TZ)  # overdue: each close would charge a fine
+    results = _race([lambda: lib.checkin(book) for _ in range(6)])
+    assert sum(r.ok for r in results) == 1
+    assert {r.reason for r in results if not r.ok} == {Reason.ITEM_NOT_CHECKED_OUT}
+    assert count(app, s.ledger_entries) == 1
