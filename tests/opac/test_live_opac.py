@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pymarc
 import pytest
+from lxml import etree
 
 from ils_bridge.app import App, Library
 from ils_bridge.services.catalogue import Catalogue
@@ -102,3 +104,33 @@ def test_records_written_through_the_services_are_searchable_at_once(live: Serve
     catalogue.mark_deleted(stored.id)
     assert live.sru_hits('dc.title="hoa vang edited"') == 0
     assert hits(live.z3950_session("find @attr 1=12 VN0001")) == [0]
+
+
+def sru_diagnostic(live: Servers, **params: str) -> str | None:
+    status, body = live.http_get("/opac", version="1.2", operation="searchRetrieve", **params)
+    assert status == 200
+    uri = etree.fromstring(body).find(".//{http://www.loc.gov/zing/srw/diagnostic/}uri")
+    return None if uri is None else uri.text.rsplit("/", 1)[-1]
+
+
+def test_bad_requests_get_diagnostics_and_the_servers_keep_serving(live: Servers):
+    """On PostgreSQL this runs through the thread pool: errors there must come back as diagnostics too."""
+    assert sru_diagnostic(live, query="dc.title=(oops") == "10"
+    assert sru_diagnostic(live, query="dc.nosuch=x") == "16"
+    assert sru_diagnostic(live, query="dc.title=tiếng", startRecord="999999999") is None  # no hits: nothing to be out of
+    assert sru_diagnostic(live, query="cql.allRecords=1", startRecord="999999999") == "61"
+    assert sru_diagnostic(live, query="cql.allRecords=1", maximumRecords="99999999999999999999") is None
+    with socket.create_connection(("127.0.0.1", live.sru), timeout=10) as sock:
+        sock.sendall(bytes(range(256)) + b"\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 400")
+    with socket.create_connection(("127.0.0.1", live.z3950), timeout=10) as sock:
+        sock.sendall(b"\xb4\x84\xff\xff\xff\xff" + bytes(range(256)))
+        sock.recv(1000)
+
+    out = live.z3950_session(
+        "find @attr 1=9999 x\nfind @attr 1=4 @attr 2=100 x\nfind @attr 1=4 机器学习\nshow 1000000+5\nshow 1+1\nscan @attr 1=4 m")
+    assert [int(n) for n in re.findall(r"^\s+\[(\d+)\]", out, re.MULTILINE)][:3] == [114, 117, 13]
+    assert hits(out) == [0, 0, 1]  # refused searches report no hits
+    assert "245 10 $a 机器学习" in out
+    assert "Target has closed the association." in out
+    assert live.sru_hits("dc.title=机器学习") == 1
