@@ -234,9 +234,25 @@ class Exchange:
     def wire_time(self, name: str) -> dt.datetime | None:
         """A date fixed field of the request as an aware time (local time when the terminal gave no zone)."""
         try:
-            moment = parse_date(self.request.fixed.get(name, ""))
+            return self._aware(parse_date(self.request.fixed.get(name, "")))
         except FrameError:
             return None
+
+    def field_time(self, code: str) -> dt.datetime | None:
+        """A date variable field (e.g. 15's BW) as an aware time; raises FrameError when it is not a SIP2 date."""
+        return self._aware(parse_date(self.request.get(code) or ""))
+
+    def offline_time(self) -> dt.datetime | None:
+        """For a no-block request (an offline transaction replayed): its transaction date, never later than now.
+
+        None when the request is not no-block or carries no date (then it is taken as of now).
+        """
+        if self.request.fixed.get("no_block") != "Y":
+            return None
+        moment = self.wire_time("transaction_date")
+        return None if moment is None or moment > self.backend.app.clock.now() else moment
+
+    def _aware(self, moment: dt.datetime | None) -> dt.datetime | None:
         if moment is None:
             return None
         return moment.replace(tzinfo=self.zone) if moment.tzinfo is None else moment

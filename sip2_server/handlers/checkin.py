@@ -33,15 +33,12 @@ def here(ex: Exchange) -> str:
 
 
 async def handle(ex: Exchange) -> Message:
-    offline_at = ex.wire_time("transaction_date") if ex.request.fixed.get("no_block") == "Y" else None
+    offline_at = ex.offline_time()
     returned = ex.wire_time("return_date") or offline_at
     if returned is not None and returned > ex.backend.app.clock.now():
         returned = None  # a terminal clock running ahead must not fine anyone
-    options: dict[str, Any] = {"returned_at": returned}
-    if offline_at:
-        options["at"] = offline_at
-    outcome = await ex.call("checkin", ex.item, request_key=ex.request_key(ex.item, ex.request.fixed.get("return_date")),
-                            **options)
+    outcome = await ex.call("checkin", ex.item, returned_at=returned, at=offline_at,
+                            request_key=ex.request_key(ex.item, ex.request.fixed.get("return_date")))
     if not outcome.ok:
         reply = ex.refuse_outcome(outcome)
         reply.fixed["resensitize"] = "Y"  # a returned item that was not on loan still belongs on the shelf

@@ -1,7 +1,10 @@
 """11 Checkout -> 12.
 
-- no block (``Y``): the SC lent the item while offline and replays it now:
-  the loan is made at the request's transaction date (``at=``).
+- no block (``Y``): the SC lent the item while offline and replays it now.
+  The item has left the building, so the loan is recorded even where the
+  policy would refuse (``no_block=True``), made at the request's transaction
+  date (``at=``).  The reply says ok with the due date; a refusal the
+  facade overrode leads the screen message (AF, AG) so staff notice it.
 - renewal via checkout: when the terminal's settings allow it, checking out
   an item the patron already has renews it (``renew_if_own``); 12 then says
   renewal ok.
@@ -10,6 +13,8 @@
 """
 
 from __future__ import annotations
+
+from ils_bridge.reasons import Reason
 
 from ..message import Message
 from .base import Exchange
@@ -21,11 +26,10 @@ REQUEST_ID = "11"
 async def handle(ex: Exchange) -> Message:
     if refusal := await ex.pin_refusal():
         return refusal
-    offline_at = ex.wire_time("transaction_date") if ex.request.fixed.get("no_block") == "Y" else None
-    options = {"at": offline_at} if offline_at else {}
+    no_block = ex.request.fixed.get("no_block") == "Y"
     outcome = await ex.call(
-        "checkout", ex.patron, ex.item, renew_if_own=ex.terminal.settings.renew_via_checkout,
-        request_key=ex.request_key(ex.patron, ex.item, ex.request.fixed.get("no_block")), **options,
+        "checkout", ex.patron, ex.item, renew_if_own=ex.terminal.settings.renew_via_checkout, no_block=no_block,
+        at=ex.offline_time(), request_key=ex.request_key(ex.patron, ex.item, ex.request.fixed.get("no_block")),
     )
     if not outcome.ok:
         reply = ex.refuse_outcome(outcome)
@@ -41,5 +45,7 @@ async def handle(ex: Exchange) -> Message:
     if outcome.fees:
         total = sum(f.amount for f in outcome.fees)
         reply.add("BT", fee_type(outcome.fees[0].type)).add("BH", ex.currency).add("BV", ex.amount(total))
+    if overridden := outcome.data.get("overridden"):
+        ex.screen(reply, Reason(overridden["reason"]))
     ex.say(reply, "renewed" if renewal else "checked_out", title=title, due=ex.local(outcome.due).date().isoformat())
     return reply

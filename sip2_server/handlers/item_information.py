@@ -1,7 +1,9 @@
 """17 Item Information -> 18: one read (``Library.item_info``); the gate's path, kept lean.
 
 A gate only needs the circulation status: 03 available (alarm), 04 charged
-(let through).  Self-checks also show title, due date and hold queue.
+or 07 recalled (let through); 08 waiting on the hold shelf, 10 in transit,
+12 lost, 13 missing (the whole mapping is ``mapping.circulation_status``).
+Self-checks also show title, due date, hold queue and hold shelf expiry.
 """
 
 from __future__ import annotations

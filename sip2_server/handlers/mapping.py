@@ -14,6 +14,10 @@ ITEM_STATUS_CIRCULATION = {
     "missing": "13",
     "withdrawn": "01",
 }
+"""Item status -> 18's circulation status (SIP2 2.00).  The table's other values have no status here:
+02 on order, 05 charged (no recall before a date), 06 in process, 09 waiting to be re-shelved, 11 claimed
+returned; a withdrawn item (no SIP2 value) and any status not listed are 01 other."""
+OTHER, RECALLED = "01", "07"
 
 FEE_TYPES = {
     "overdue": "04",
@@ -34,7 +38,10 @@ DEFAULT_MEDIA_TYPE = "001"  # book
 
 
 def circulation_status(info: Mapping[str, Any]) -> str:
-    return ITEM_STATUS_CIRCULATION.get(info["status"], "01")
+    """18's circulation status for ``Library.item_info``: a checked-out item whose loan was recalled is 07."""
+    if info["status"] == "checked_out" and info["recalled"]:
+        return RECALLED
+    return ITEM_STATUS_CIRCULATION.get(info["status"], OTHER)
 
 
 def fee_type(ledger_type: str | None) -> str:

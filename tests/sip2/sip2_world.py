@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from Sip2.sip2 import Sip2
 
@@ -20,15 +21,30 @@ from ils_bridge.app import App, Library
 from sip2_server import Codec, Message
 from sip2_server.app import Sip2Service
 from sip2_server.backend import Backend
+from sip2_server.catalog import catalog_for
 from sip2_server.config import Sip2Settings
+from tests.core.helpers import title_with_copies
 from tests.sip2.sip2_support import Client, ThreadedServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "policies" / "examples"
 PASSWORD = "term-secret"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ZH = catalog_for("zh")
+VI = catalog_for("vi")
+XZ = "XZMU"
 
 
 def make_library(app: App, code: str) -> Library:
     return app.create_library((EXAMPLES / f"{code}.yaml").read_text(encoding="utf-8"), author="test")
+
+
+def books(lib: Library, prefix: str, copies: int = 2, **attributes) -> list[str]:
+    """Copies of a new title that Xuzhou lends (Chinese books, class R)."""
+    return title_with_copies(lib, prefix, "zh_book", copies=copies, classification="R44", **attributes)
+
+
+def screen(reply: Message) -> list[str]:
+    return reply.get_all("AF")
 
 
 @contextmanager
@@ -91,6 +107,14 @@ class Raw(Client):
                 no_block: bool = False, location: str = "") -> Message:
         message = Message("09", {"no_block": "Y" if no_block else "N", "transaction_date": date, "return_date": returned})
         message.add("AP", location).add("AO", institution).add("AB", item).add("AC", "")
+        return self.request(message)
+
+    def hold(self, institution: str, patron: str, item: str, mode: str, **fields: str) -> Message:
+        """15 Hold: ``mode`` + (place), - (cancel) or * (change); ``fields`` such as BS (pickup) and BW (expiry)."""
+        message = Message("15", {"hold_mode": mode, "transaction_date": None})
+        message.add("AO", institution).add("AA", patron).add("AB", item)
+        for code, value in fields.items():
+            message.add(code, value)
         return self.request(message)
 
     def item_information(self, institution: str, item: str) -> Message:

@@ -3,80 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy
 
-from ils_bridge.app import App, Library
+from ils_bridge.app import Library
 from ils_bridge.clock import SettableClock
 from ils_bridge.connectors.campus_auth import AuthOutcome, AuthResult
 from ils_bridge.reasons import Reason
-from ils_bridge.storage.schema import metadata
 from sip2_server import Message
-from sip2_server.catalog import catalog_for
 from sip2_server.config import Sip2Settings
 from tests.core.helpers import patron_with_card, title_with_copies
-from tests.sip2.sip2_world import LibraryServer, make_library, serving
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-ZH = catalog_for("zh")
-VI = catalog_for("vi")
-XZ = "XZMU"
-
-
-@pytest.fixture
-def clock() -> SettableClock:
-    # The PyPI client stamps requests with the real time; keep the library's clock near it.
-    return SettableClock(dt.datetime.now(SHANGHAI).replace(microsecond=0))
-
-
-@pytest.fixture(scope="module")
-def empty_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file with the schema, made once: creating the schema costs more than a whole test."""
-    path = tmp_path_factory.mktemp("sip2-template") / "empty.db"
-    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
-    metadata.create_all(engine)
-    engine.dispose()
-    return path
-
-
-@pytest.fixture
-def sqlite_app(tmp_path: Path, empty_database: Path, clock: SettableClock) -> Iterator[App]:
-    shutil.copyfile(empty_database, tmp_path / "sip2.db")
-    application = App.open(f"sqlite:///{tmp_path / 'sip2.db'}", clock)
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def xuzhou(sqlite_app: App) -> Library:
-    lib = make_library(sqlite_app, "xuzhou")
-    patron_with_card(lib, "U1", "undergraduate")
-    patron_with_card(lib, "U2", "undergraduate")
-    assert lib.set_pin("U1", "1234").ok
-    return lib
-
-
-@pytest.fixture
-def server(sqlite_app: App, xuzhou: Library) -> Iterator[LibraryServer]:
-    settings = Sip2Settings.from_mapping({"sort_bins": {"xuzhou": {"east": "E", "main": "M", "hold": "H"}}})
-    with serving(sqlite_app, settings) as srv:
-        srv.add_terminal("xuzhou", "kiosk-1", XZ, branch="main")
-        yield srv
-
-
-def books(lib: Library, prefix: str, copies: int = 2, **attributes) -> list[str]:
-    return title_with_copies(lib, prefix, "zh_book", copies=copies, classification="R44", **attributes)
-
-
-def screen(reply: Message) -> list[str]:
-    return reply.get_all("AF")
-
+from tests.sip2.sip2_world import (
+    SHANGHAI,
+    VI,
+    XZ,
+    ZH,
+    books,
+    make_library,
+    screen,
+    serving,
+)
 
 # ---------------------------------------------------------------- the PyPI client, a patron's visit
 
@@ -186,19 +133,6 @@ def test_checkin_without_a_hold_sorts_by_home_branch(server, xuzhou):
     back = raw.checkin(XZ, item)
     assert (back.fixed["alert"], back.get("CL"), back.get("AQ")) == ("N", "E", "east")
     assert "CT" not in back.fields
-
-
-def test_hold_cancel_and_change(server, xuzhou):
-    item = books(xuzhou, "C")[0]
-    raw = server.raw("kiosk-1")
-    raw.checkout(XZ, "U2", item)
-    add = Message("15", {"hold_mode": "+", "transaction_date": None}).add("AO", XZ).add("AA", "U1").add("AB", item)
-    assert raw.request(add).fixed["ok"] == "1"
-    change = Message("15", {"hold_mode": "*", "transaction_date": None}).add("AO", XZ).add("AA", "U1").add("AB", item)
-    assert raw.request(change).fixed["ok"] == "0"
-    delete = Message("15", {"hold_mode": "-", "transaction_date": None}).add("AO", XZ).add("AA", "U1").add("AB", item)
-    assert raw.request(delete).fixed["ok"] == "1"
-    assert xuzhou.patron_account("U1")["holds"] == []
 
 
 # ---------------------------------------------------------------- money
