@@ -16,9 +16,6 @@ from ils_bridge.cli.common import CliContext, Group, default_database_url
 
 COMMAND_MODULES = (
     "ils_bridge.cli.policy",
-    "ils_bridge.cli.connectors",
-    "ils_bridge.cli.sync",
-    "ils_bridge.cli.notices",
     "ils_bridge.cli.serve",
     "ils_bridge.cli.index",
     "ils_bridge.cli.terminals",
@@ -34,7 +31,12 @@ COMMAND_MODULES = (
     "ils_bridge.cli.jobs",
     "ils_bridge.cli.items",
     "ils_bridge.cli.reports",
+    "ils_bridge.cli.connectors",
+    "ils_bridge.cli.sync",
+    "ils_bridge.cli.notices",
     "ils_bridge.cli.health",
+    "ils_bridge.cli.demo",
+    "ils_bridge.cli.marc",
 )
 
 

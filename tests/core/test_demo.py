@@ -28,3 +28,16 @@ def test_demo_seed_gives_what_the_readme_lists(tmp_path):
     assert hcmc.checkout("R0001", "HC004-1").ok
     assert hcmc.checkout("R0001", "HC001-1").reason == Reason.PACKAGE_VALUE_EXCEEDED
     app.close()
+
+
+def test_demo_command_seeds_once_and_prints_the_guide(tmp_path):
+    from click.testing import CliRunner
+
+    from ils_bridge.cli.main import cli
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    first = CliRunner().invoke(cli, ["--database", url, "demo", "--no-serve"])
+    assert first.exit_code == 0, first.output
+    assert "xz-kiosk-1" in first.stdout and "R0003" in first.stdout and "xuzhou: 9 records" in first.stderr
+    again = CliRunner().invoke(cli, ["--database", url, "demo", "--no-serve"])
+    assert again.exit_code == 0 and "records" not in again.stderr  # already seeded: nothing imported twice
