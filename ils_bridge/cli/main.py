@@ -36,7 +36,6 @@ COMMAND_MODULES = (
     "ils_bridge.cli.notices",
     "ils_bridge.cli.health",
     "ils_bridge.cli.demo",
-    "ils_bridge.cli.marc",
 )
 
 
