@@ -1,5 +1,5 @@
-"""Fixtures for the OPAC protocols: a small catalogue with copies and loans,
-a holdings source over the items/loans tables (test-only), running servers."""
+"""Fixtures for the OPAC protocols: a small catalogue, a library circulating
+copies of it (policy xuzhou, written through the services), running servers."""
 
 from __future__ import annotations
 
@@ -7,29 +7,27 @@ import datetime as dt
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
-from typing import ClassVar
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pymarc
 import pytest
 import sqlalchemy
-from sqlalchemy import select
 
 import marc.search.tables  # noqa: F401  (registers search_docs on the shared metadata)
-from ils_bridge.storage.schema import (
-    bib_records,
-    items,
-    libraries,
-    loans,
-    metadata,
-    patrons,
-)
-from marc.search import CopyState, CopyStatus, SearchIndex, open_index
+from ils_bridge.app import App, Library
+from ils_bridge.clock import SettableClock
+from ils_bridge.services.catalogue import Catalogue
+from ils_bridge.storage.schema import bib_records, libraries, metadata
+from marc.holdings import HoldingsMapping
+from marc.importer import catalogue_entry
+from marc.search import LibraryHoldings, SearchIndex, open_index
 from marc.search.background import BackgroundServer
 from marc.sru.server import SruServer
 from marc.z3950.server import Z3950Server
 
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
-DUE = dt.datetime(2026, 3, 30, 15, 59, tzinfo=dt.UTC)
+POLICY = Path(__file__).resolve().parents[2] / "policies" / "examples" / "xuzhou.yaml"
 
 
 def marc_record(
@@ -69,62 +67,43 @@ CATALOGUE = [
 ]
 
 
-class TableHoldings:
-    """Copy status read straight from items/loans: the test stand-in for the circulation service."""
-
-    STATES: ClassVar[dict[str, CopyState]] = {"available": CopyState.ON_SHELF, "checked_out": CopyState.CHECKED_OUT, "on_hold_shelf": CopyState.ON_HOLD_SHELF}
-
-    def __init__(self, engine: sqlalchemy.Engine) -> None:
-        self.engine = engine
-
-    def copies(self, record_ids: Sequence[int]) -> dict[int, list[CopyStatus]]:
-        query = (
-            select(items, loans.c.due_at)
-            .outerjoin(loans, (loans.c.item_id == items.c.id) & (loans.c.status == "active"))
-            .where(items.c.bib_id.in_(list(record_ids)))
-            .order_by(items.c.id)
-        )
-        out: dict[int, list[CopyStatus]] = {}
-        with self.engine.connect() as conn:
-            for row in conn.execute(query):
-                state = self.STATES.get(row.status, CopyState.UNAVAILABLE)
-                if state is CopyState.ON_SHELF and row.closed_stack:
-                    state = CopyState.IN_LIBRARY_ONLY
-                out.setdefault(row.bib_id, []).append(
-                    CopyStatus(row.barcode, state, row.due_at, row.branch, row.location, row.call_number, row.copy_number)
-                )
-        return out
-
-
-def _item(bib_id: int, barcode: str, status: str, closed_stack: bool = False) -> dict:
-    return {"library_id": 1, "bib_id": bib_id, "barcode": barcode, "material": "book", "status": status,
-            "branch": "main", "location": "stacks", "call_number": f"CALL {barcode}", "copy_number": "1",
-            "closed_stack": closed_stack, "created_at": NOW, "updated_at": NOW}
-
-
 def load_catalogue(engine: sqlalchemy.Engine) -> dict[str, int]:
-    """Insert the library, the records, copies and one loan; returns record ids by control number."""
+    """The records alone, inserted as rows (for the index's own tests); ids by control number."""
     ids = {}
     with engine.begin() as conn:
         conn.execute(libraries.insert().values(id=1, code="main", name="Main", currency="CNY", timezone="UTC"))
         for record in CATALOGUE:
-            control = record["001"].data
             result = conn.execute(bib_records.insert().values(
-                library_id=1, control_number=control, title=record.title or "", marc=record.as_marc(),
+                library_id=1, control_number=record["001"].data, title=record.title or "", marc=record.as_marc(),
                 created_at=NOW, updated_at=NOW))
-            ids[control] = result.inserted_primary_key[0]
-        conn.execute(items.insert(), [
-            _item(ids["rec1"], "B001", "available"),
-            _item(ids["rec1"], "B002", "checked_out"),
-            _item(ids["rec1"], "B003", "available", closed_stack=True),
-            _item(ids["rec3"], "B004", "on_hold_shelf"),
-        ])
-        conn.execute(patrons.insert().values(id=1, library_id=1, number="P1", name="Reader", patron_type="adult",
-                                             status="active", created_at=NOW, updated_at=NOW))
-        item_id = conn.execute(select(items.c.id).where(items.c.barcode == "B002")).scalar_one()
-        conn.execute(loans.insert().values(library_id=1, item_id=item_id, patron_id=1, checked_out_at=NOW, due_at=DUE,
-                                           status="active", policy_version=1, rule_id="loan:test", terms={}))
+            ids[record["001"].data] = result.inserted_primary_key[0]
     return ids
+
+
+def circulating_catalogue(app: App) -> tuple[Library, dict[str, int]]:
+    """The catalogue as a library runs it, written through the services: records
+    through the catalogue (indexed by its hook), copies through the facade;
+    B002 checked out, B003 a reference copy (in-library use only by the policy),
+    B004 trapped on the hold shelf for a reader's hold."""
+    lib = app.create_library(POLICY.read_text(encoding="utf-8"), author="test")
+    catalogue = Catalogue(app.db.engine, lib.record.id)
+    mapping = HoldingsMapping.load("marc21")
+    ids = {record["001"].data: catalogue.add(catalogue_entry(record, mapping, "CNY")[0]) for record in CATALOGUE}
+    copies = [("rec1", "B001", "zh_book"), ("rec1", "B002", "zh_book"), ("rec1", "B003", "reference"),
+              ("rec3", "B004", "zh_book")]
+    for control, barcode, material in copies:
+        added = lib.add_item(barcode, ids[control], material, branch="main", location="stacks",
+                             call_number=f"CALL {barcode}", copy_number="1")
+        assert added.ok, added
+    for number in ("P1", "P2"):
+        assert lib.register_patron(number, f"Reader {number}", "undergraduate").ok
+        assert lib.issue_card(number, f"C-{number}", valid_until=dt.date(2030, 1, 1)).ok
+    for barcode in ("B002", "B004"):
+        assert lib.checkout("P1", barcode).ok
+    held = lib.place_hold("P2", title_id=ids["rec3"])
+    assert held.ok, held
+    assert lib.checkin("B004").ok
+    return lib, ids
 
 
 @pytest.fixture
@@ -140,20 +119,21 @@ def catalogue_engine(db_url: str) -> Iterator[sqlalchemy.Engine]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """One SQLite catalogue behind running SRU and Z39.50 servers, shared by a module's tests."""
+    """One SQLite library behind running SRU and Z39.50 servers that read copy status
+    through ``Library.availability``, shared by a module's tests."""
     url = f"sqlite:///{tmp_path_factory.mktemp('opac') / 'opac.db'}"
-    engine = sqlalchemy.create_engine(url)
-    metadata.create_all(engine)
-    ids = load_catalogue(engine)
-    index: SearchIndex = open_index(engine)
-    index.rebuild()
-    holdings = TableHoldings(engine)
+    app = App.open(url, SettableClock(NOW), create=True)
+    lib, ids = circulating_catalogue(app)
+    engine = app.db.engine
+    index: SearchIndex = open_index(engine, lib.record.id)
+    holdings = LibraryHoldings(lib)
+    due = lib.item_info("B002")["due"].astimezone(ZoneInfo(lib.record.timezone))
     sru = BackgroundServer(SruServer(engine, holdings=holdings, port=0, database="opac", index=index)).start()
     z3950 = BackgroundServer(Z3950Server(engine, holdings=holdings, port=0, index=index)).start()
-    yield {"engine": engine, "ids": ids, "sru": sru, "z3950": z3950}
+    yield {"engine": engine, "ids": ids, "sru": sru, "z3950": z3950, "due": due}
     sru.stop()
     z3950.stop()
-    engine.dispose()
+    app.close()
 
 
 def yaz(script: str, timeout: float = 30) -> str:
