@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "ils_bridge.cli.notices",
     "ils_bridge.cli.health",
     "ils_bridge.cli.demo",
+    "ils_bridge.cli.marc",
 )
 
 
