@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ils_bridge.cli.common import EXIT_BAD_INPUT, CliContext, CliError, Group, emit, pass_cli, to_jsonable
-from ils_bridge.simulation import simulate
+from ils_bridge.simulation import scenario_from_library, simulate
 from policies.diff import diff_policies, loan_outcome
 from policies.loader import PolicyError, load_policy, load_policy_file
 from policies.model import Policy
@@ -189,34 +190,47 @@ def _facts(facts: dict[str, Any]) -> str:
 
 @commands.command(name="simulate")
 @click.option("--policy", "policy_file", required=True, type=click.Path(path_type=Path), help="The policy to try.")
-@click.option("--events", "events_file", required=True, type=click.Path(path_type=Path),
+@click.option("--events", "events_file", type=click.Path(path_type=Path),
               help="Scenario: JSON lines (see docs/simulation.md); - for standard input.")
+@click.option("--recent", "recent_days", type=click.IntRange(1, 3660), metavar="DAYS",
+              help="Instead of --events: the library's own checkouts, checkins and renewals of the last DAYS days, "
+                   "compared with the active policy (unless --compare names another).")
 @click.option("--compare", "compare_file", type=click.Path(path_type=Path),
               help="Also replay under this policy and print only the events whose outcome differs.")
-def simulate_command(policy_file: Path, events_file: Path, compare_file: Path | None) -> None:
+@pass_cli
+def simulate_command(cli: CliContext, policy_file: Path, events_file: Path | None, recent_days: int | None,
+                     compare_file: Path | None) -> None:
     """Replay a scenario against a policy in a fresh in-memory library; one JSON line per event.
 
     \b
     Examples:
       ils-bridge policy simulate --policy policies/examples/xuzhou.yaml --events policies/scenarios/xuzhou-vacation.jsonl
       ils-bridge policy simulate --policy new.yaml --compare current.yaml --events last-month.jsonl
+      ils-bridge policy simulate --policy new.yaml --recent 30      # last month's transactions, vs the active policy
     """
+    if (events_file is None) == (recent_days is None):
+        raise CliError("give either --events FILE or --recent DAYS")
     policy_text = _read_file(policy_file)
     load_policy(policy_text, str(policy_file))
-    lines = sys.stdin.read().splitlines() if str(events_file) == "-" else _read_file(events_file).splitlines()
+    other_text = _read_file(compare_file) if compare_file else None
+    if recent_days is not None:
+        lib = cli.library()
+        lines = scenario_from_library(lib, lib.app.clock.now() - dt.timedelta(days=recent_days))
+        other_text = other_text or lib.current_policy().source
+    else:
+        lines = sys.stdin.read().splitlines() if str(events_file) == "-" else _read_file(events_file).splitlines()
     results = simulate(policy_text, lines)
-    if compare_file is None:
+    if other_text is None:
         for result in results:
             click.echo(json.dumps(to_jsonable(result), ensure_ascii=False))
         return
-    other_text = _read_file(compare_file)
-    load_policy(other_text, str(compare_file))
+    load_policy(other_text, str(compare_file or "active policy"))
     changed = 0
     for number, (mine, theirs) in enumerate(zip(results, simulate(other_text, lines)), start=1):
         if mine != theirs:
             changed += 1
             click.echo(json.dumps({"event": number, "with_policy": mine, "with_compare": theirs}, ensure_ascii=False))
-    click.echo(f"{changed} event(s) change outcome", err=True)
+    click.echo(f"{changed} of {len(lines)} event(s) change outcome", err=True)
 
 
 @commands.command()

@@ -136,3 +136,29 @@ def test_policy_cli_apply_history_explain_in_a_subprocess(tmp_path):
     unknown = subprocess.run([*base, "policy", "explain", "--patron", "NOBODY", "--item", "B-0"], capture_output=True, text=True)
     assert unknown.returncode != 0 and "Traceback" not in unknown.stderr and unknown.stderr.count("\n") == 1
     assert Reason.UNKNOWN_PATRON.value in unknown.stderr
+
+
+def test_simulate_recent_transactions_against_a_candidate_policy(tmp_path):
+    from ils_bridge.app import App
+
+    url = f"sqlite:///{tmp_path / 'lib.db'}"
+    app = App.open(url, create=True)  # the system clock, as the CLI's "last DAYS days" uses
+    lib = app.create_library(example_policy("xuzhou"), author="setup")
+    patron_with_card(lib, "U1", "undergraduate")
+    books = title_with_copies(lib, "NS", "zh_book", copies=3, classification="R44", price="20.00")
+    for barcode in books:
+        assert lib.checkout("U1", barcode).ok
+    lib.checkin(books[0])
+    app.close()
+    stricter = tmp_path / "stricter.yaml"
+    stricter.write_text(example_policy("xuzhou").replace("{id: total-students, when: {patron_type: [undergraduate, master]}, max_items: 30}",
+                                                          "{id: total-students, when: {patron_type: [undergraduate, master]}, max_items: 2}"))
+    result = CliRunner().invoke(cli, ["--database", url, "policy", "simulate", "--policy", str(stricter), "--recent", "7"])
+    assert result.exit_code == 0, result.output
+    changes = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(c["with_policy"]["reason"], c["with_compare"]["ok"]) for c in changes] == [("limit_reached", True)]
+    assert "1 of" in result.stderr
+    same = CliRunner().invoke(cli, ["--database", url, "policy", "simulate", "--policy", str(EXAMPLES / "xuzhou.yaml"), "--recent", "7"])
+    assert same.stdout == "" and "0 of" in same.stderr
+    neither = CliRunner().invoke(cli, ["--database", url, "policy", "simulate", "--policy", str(stricter)])
+    assert neither.exit_code == 2 and "--events FILE or --recent DAYS" in neither.stderr
