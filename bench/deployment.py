@@ -1,0 +1,230 @@
+"""Deployment scaling: `ils-bridge serve sip2` processes sharing one PostgreSQL database, against SQLite.
+
+Runs, in one go and on the same demo library (bench/sip2_load.py's), N
+terminals doing checkout+checkin loops spread evenly over:
+
+- 1, 2 and 4 server processes on one PostgreSQL database (a throwaway
+  cluster started here, or ``--pg-url`` for a database of yours), and
+- 1 server process on a SQLite file (the single-process baseline).
+
+Each server is a real ``ils-bridge serve sip2`` subprocess.  Prints
+transactions/s, p50/p99 latency and refusals per set-up, then the ratios.
+
+    python bench/deployment.py                        # 200 terminals, 10 s per set-up
+    python bench/deployment.py --terminals 50 --seconds 5 --processes 1,2
+
+Targets (2 cores): 2 processes >= 1.6x one process; PostgreSQL (1 process)
+within 2x of SQLite's throughput.  Figures only: nothing here asserts.
+Note the throwaway cluster runs with fsync off (as the test suite's does):
+a production PostgreSQL pays for durable commits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sip2_load import ACCOUNTS, ITEMS_PER_TERMINAL, REPO, Terminal, build_library, checkin, checkout, percentile  # noqa: E402
+
+
+@dataclass
+class Result:
+    name: str
+    processes: int
+    transactions: int
+    seconds: float
+    latencies: list[float]
+    refusals: int
+
+    @property
+    def rate(self) -> float:
+        return self.transactions / self.seconds
+
+    def line(self) -> str:
+        return (f"  {self.name:<24} {self.rate:>9,.0f} tx/s   p50 {percentile(self.latencies, 0.5) * 1000:6.1f} ms   "
+                f"p99 {percentile(self.latencies, 0.99) * 1000:6.1f} ms   refusals {self.refusals}")
+
+
+# --------------------------------------------------------------------------- servers
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(url: str, processes: int, pool_size: int, workdir: Path) -> Iterator[list[int]]:
+    """``processes`` serve sip2 subprocesses on ``url``; yields their ports, stops them with SIGTERM."""
+    config = workdir / "bench.yaml"
+    config.write_text("sip2:\n  terminal_defaults: {language: en}\n", encoding="utf-8")
+    ports = [free_port() for _ in range(processes)]
+    running = [subprocess.Popen([sys.executable, "-m", "ils_bridge.cli", "--database", url, "--config", str(config),
+                                 "serve", "sip2", "--port", str(port), "--pool-size", str(pool_size)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO) for port in ports]
+    try:
+        for port, process in zip(ports, running):
+            wait_listening(port, process)
+        yield ports
+    finally:
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        for process in running:
+            process.wait(60)
+
+
+def wait_listening(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"serve sip2 exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+# --------------------------------------------------------------------------- load
+
+async def load(ports: list[int], terminals: int, seconds: float) -> tuple[int, list[float], int]:
+    """Terminal n uses server ``n % len(ports)`` (a round-robin balancer) and loops over its own items."""
+    latencies: list[float] = []
+    refusals = 0
+    everyone_in, started = asyncio.Event(), asyncio.Event()
+    logged_in, deadline = 0, 0.0
+
+    async def one(n: int) -> int:
+        nonlocal refusals, logged_in
+        terminal = await Terminal.open(ports[n % len(ports)], f"kiosk-{n % ACCOUNTS}")
+        logged_in += 1
+        if logged_in == terminals:
+            everyone_in.set()
+        await started.wait()
+        done, k = 0, 0
+        while time.perf_counter() < deadline:
+            item = f"I{n}-{k % ITEMS_PER_TERMINAL}"
+            for request in (checkout(f"P{n}", item), checkin(item)):
+                begin = time.perf_counter()
+                reply = await terminal.ask(request)
+                latencies.append(time.perf_counter() - begin)
+                refusals += reply.fixed["ok"] != "1"
+                done += 1
+            k += 1
+        await terminal.close()
+        return done
+
+    tasks = [asyncio.create_task(one(n)) for n in range(terminals)]
+    await asyncio.wait_for(everyone_in.wait(), 120)
+    deadline = time.perf_counter() + seconds
+    started.set()
+    return sum(await asyncio.gather(*tasks)), latencies, refusals
+
+
+def measure(name: str, url: str, processes: int, args: argparse.Namespace, workdir: Path) -> Result:
+    with serve(url, processes, args.pool_size, workdir) as ports:
+        transactions, latencies, refusals = asyncio.run(load(ports, args.terminals, args.seconds))
+    result = Result(name, processes, transactions, args.seconds, latencies, refusals)
+    print(result.line(), flush=True)
+    return result
+
+
+# --------------------------------------------------------------------------- databases
+
+def pg_copies(base_url: str, names: list[str]) -> list[str]:
+    """Copies of the built database (CREATE DATABASE ... TEMPLATE): every set-up starts from the same state."""
+    import sqlalchemy
+
+    server_url, _, base = base_url.rpartition("/")
+    engine = sqlalchemy.create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for name in names:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {base}")
+    engine.dispose()
+    return [f"{server_url}/{name}" for name in names]
+
+
+@contextmanager
+def postgresql(given: str | None) -> Iterator[str]:
+    """A URL of an empty database: ``given``, or one in a throwaway cluster (tests/pg_cluster.py)."""
+    if given:
+        yield given
+        return
+    sys.path.insert(0, str(REPO))
+    from tests.pg_cluster import PgCluster, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL is not installed: pass --pg-url")
+    cluster = PgCluster(bindir)
+    cluster.start()
+    try:
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE DATABASE bench_base")
+        engine.dispose()
+        yield cluster.url("bench_base")
+    finally:
+        cluster.stop()
+
+
+# --------------------------------------------------------------------------- main
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--terminals", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=10.0, help="load time per set-up")
+    parser.add_argument("--processes", default="1,2,4", help="PostgreSQL set-ups: comma-separated process counts")
+    parser.add_argument("--pool-size", type=int, default=16, help="database connections (and threads) per process")
+    parser.add_argument("--pg-url", help="an empty PostgreSQL database to build in (default: a throwaway cluster)")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.processes.split(",")]
+
+    with tempfile.TemporaryDirectory() as tmp, postgresql(args.pg_url) as pg_base:
+        workdir = Path(tmp)
+        began = time.perf_counter()
+        sqlite_base = workdir / "base.db"
+        build_library(f"sqlite:///{sqlite_base}", args.terminals)
+        build_library(pg_base, args.terminals)
+        print(f"demo library: {args.terminals + 1} patrons, {(args.terminals + 1) * ITEMS_PER_TERMINAL} items, "
+              f"on SQLite and PostgreSQL ({time.perf_counter() - began:.1f} s)")
+        print(f"\ncheckout+checkin, {args.terminals} terminals spread over the processes, {args.seconds:.0f} s each, "
+              f"pool size {args.pool_size}:")
+        sqlite_copy = workdir / "sqlite.db"
+        shutil.copy(sqlite_base, sqlite_copy)
+        sqlite = measure("SQLite, 1 process", f"sqlite:///{sqlite_copy}", 1, args, workdir)
+        urls = pg_copies(pg_base, [f"bench_{n}p" for n in counts])
+        pg = {n: measure(f"PostgreSQL, {n} process{'es' if n > 1 else ''}", url, n, args, workdir)
+              for n, url in zip(counts, urls)}
+
+    print("\nratios:")
+    if 1 in pg:
+        for n, result in pg.items():
+            if n > 1:
+                target = "   (target >= 1.6 on 2 cores)" if n == 2 else ""
+                print(f"  PostgreSQL {n} processes / 1 process: {result.rate / pg[1].rate:.2f}{target}")
+        print(f"  PostgreSQL 1 process / SQLite 1 process: {pg[1].rate / sqlite.rate:.2f}   (target >= 0.5)")
+    best = max(pg.values(), key=lambda r: r.rate)
+    print(f"  best PostgreSQL ({best.name}) / SQLite 1 process: {best.rate / sqlite.rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
