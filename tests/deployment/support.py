@@ -127,14 +127,28 @@ class ServeProcess:
         self.process.wait(10)
 
     def stop(self) -> int:
+        """SIGTERM (a graceful stop) and wait for the exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+        return self._wait()
+
+    def _wait(self) -> int:
+        if self.process.poll() is None:
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
         return self.process.returncode
+
+    @staticmethod
+    def stop_all(servers: list[ServeProcess]) -> None:
+        """Stop several at once (each takes a moment to close its pools)."""
+        for server in servers:
+            if server.process.poll() is None:
+                server.process.send_signal(signal.SIGTERM)
+        for server in servers:
+            server._wait()
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")

@@ -23,7 +23,7 @@ from ils_bridge.storage import schema as s
 from tests.deployment.support import ServeProcess, Terminal, World, ok, seed, write_config
 
 PROCESSES = 3
-OPERATIONS = 40  # per terminal
+OPERATIONS = 30  # per terminal
 KILL_AFTER = 0.3  # of all operations answered
 PAYMENT = Decimal("0.10")
 
@@ -92,8 +92,7 @@ def test_sigkill_mid_run_loses_nothing_acknowledged_and_applies_nothing_twice(pg
         assert not run.errors, run.errors
         assert all(not thread.is_alive() for thread in threads)
     finally:
-        for server in servers:
-            server.stop()
+        ServeProcess.stop_all(servers)
     assert len(run.answered) == OPERATIONS * len(run.terminals)
     assert sum(t.reconnects for t in run.terminals) > 0, "no terminal was cut off by the kill"
     check_invariants(pg_url, world, run)

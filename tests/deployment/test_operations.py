@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy
+from click.testing import CliRunner, Result
 
 from ils_bridge.app import App
+from ils_bridge.cli.main import cli
 from ils_bridge.ops.health import check_health
 from ils_bridge.ops.logs import JsonFormatter
 from ils_bridge.ops.metrics import RequestMetrics
@@ -22,17 +22,16 @@ from tests.deployment.support import REPO, ServeProcess, Terminal, http_get, ok,
 from tests.sip2.sip2_world import serving
 
 
-def ils_bridge(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ils_bridge.cli", *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=60)
+def ils_bridge(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
 
 
 def test_health_passes_on_a_ready_database_and_exits_4_otherwise(tmp_path: Path):
     ready = f"sqlite:///{tmp_path / 'ready.db'}"
     policy = REPO / "policies" / "examples" / "xuzhou.yaml"
-    assert ils_bridge("--database", ready, "init", "--policy", str(policy)).returncode == 0
+    assert ils_bridge("--database", ready, "init", "--policy", str(policy)).exit_code == 0
     passed = ils_bridge("--database", ready, "health", "--json")
-    assert passed.returncode == 0, passed.stderr
+    assert passed.exit_code == 0, passed.output
     report = json.loads(passed.stdout)
     assert report["ok"] is True
     assert [c["name"] for c in report["checks"]] == ["database", "schema", "policy:xuzhou"]
@@ -42,11 +41,11 @@ def test_health_passes_on_a_ready_database_and_exits_4_otherwise(tmp_path: Path)
     metadata.create_all(engine)
     engine.dispose()
     failed = ils_bridge("--database", unmigrated, "health")
-    assert failed.returncode == 4
+    assert failed.exit_code == 4
     assert "FAIL schema: revision none" in failed.stdout
 
     unreachable = ils_bridge("--database", "postgresql://nobody@127.0.0.1:1/none", "--json", "health")
-    assert unreachable.returncode == 4
+    assert unreachable.exit_code == 4
     assert json.loads(unreachable.stdout)["checks"][0]["name"] == "database"
 
 

@@ -1,8 +1,8 @@
 """A terminal whose server process dies resends its request to another process: it is applied exactly once.
 
-Two cases per operation: the server was killed after acknowledging (the
-reply was lost on the way), and killed right after the request went out
-(the transaction may or may not have committed).  Either way the resent
+Two cases, one after the other on three processes: the server was killed
+after acknowledging (the reply was lost on the way), and killed right after
+the request went out (the transaction may or may not have committed).  Either way the resent
 frame, with the same transaction date and sequence number, gets an "ok"
 and the database holds the loan (or payment) once.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from ils_bridge.app import App
@@ -33,31 +32,28 @@ def counts(url: str, patron: str) -> tuple[int, int]:
         app.close()
 
 
-@pytest.mark.parametrize("reply_read", [True, False], ids=["killed-after-reply", "killed-before-reply"])
-def test_a_resent_transaction_after_reconnect_is_applied_once(pg_url: str, tmp_path: Path, reply_read: bool):
-    world = seed(pg_url, borrowers=1, copies=1, payers=1, terminals=1)
+def test_a_resent_transaction_after_reconnect_is_applied_once(pg_url: str, tmp_path: Path):
+    world = seed(pg_url, borrowers=1, copies=2, payers=1, terminals=1)
     config = write_config(tmp_path)
-    first, second = ServeProcess(pg_url, config), ServeProcess(pg_url, config)
+    servers = [ServeProcess(pg_url, config) for _ in range(3)]
     try:
-        first.wait_ready()
-        second.wait_ready()
-        borrower, payer, item = world.borrowers[0], world.payers[0], world.social[0]
-        terminal = Terminal(world.terminals[0], [first.port, second.port])
+        for server in servers:
+            server.wait_ready()
+        borrower, payer = world.borrowers[0], world.payers[0]
+        terminal = Terminal(world.terminals[0], [server.port for server in servers])
         assert ok(terminal.checkout(borrower, world.natural[0]))  # logged in to the first process
-
-        checkout = terminal.frame(checkout_request(borrower, item))
-        payment = terminal.frame(payment_request(payer, "1.00"))
-        for frame in (checkout, payment):
-            if reply_read:
-                assert ok(terminal.send(frame))
-            else:
-                terminal.send_only(frame)
-        first.kill()
-        assert ok(terminal.send(checkout)) and ok(terminal.send(payment))  # resent to the second process
-        assert terminal.reconnects >= 1
+        for reply_read, item, server in [(True, world.social[0], servers[0]), (False, world.social[1], servers[1])]:
+            checkout = terminal.frame(checkout_request(borrower, item))
+            payment = terminal.frame(payment_request(payer, "1.00"))
+            for frame in (checkout, payment):
+                if reply_read:
+                    assert ok(terminal.send(frame))  # acknowledged, then the process dies
+                else:
+                    terminal.send_only(frame)  # in flight when the process dies
+            server.kill()
+            assert ok(terminal.send(checkout)) and ok(terminal.send(payment))  # resent to the next process
     finally:
-        first.stop()
-        second.stop()
-    assert counts(pg_url, borrower)[0] == 2  # the first checkout and the resent one, once
-    assert counts(pg_url, payer)[1] == 1
-
+        ServeProcess.stop_all(servers)
+    assert terminal.reconnects == 2
+    assert counts(pg_url, borrower)[0] == 3  # the first checkout and each resent one, once
+    assert counts(pg_url, payer)[1] == 2
