@@ -37,7 +37,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sip2_load import ACCOUNTS, ITEMS_PER_TERMINAL, REPO, Terminal, build_library, checkin, checkout, percentile  # noqa: E402
+from sip2_load import (
+    ACCOUNTS,
+    ITEMS_PER_TERMINAL,
+    REPO,
+    Terminal,
+    build_library,
+    checkin,
+    checkout,
+    percentile,
+)
 
 
 @dataclass

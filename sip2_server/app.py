@@ -95,7 +95,6 @@ class Sip2Service:
         reply = refusal if refusal is not None else await handler(exchange)
         return _hide(reply, terminal.settings.hide_fields)
 
-
     async def _recheck(self, session: Session, terminal: Terminal) -> Terminal | None:
         """Re-read the account; log the connection out (and forget its verified secrets) if it was disabled."""
         current = await self.backend.run(self.backend.recheck, terminal)

@@ -52,7 +52,7 @@ class OpsEndpoint:
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/healthz":
                     self._send(200, "application/json", json.dumps({"ok": True}))
@@ -73,7 +73,7 @@ class OpsEndpoint:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
+            def log_message(self, format: str, *args: object) -> None:
                 log.debug("%s %s", self.address_string(), format % args)
 
         return Handler

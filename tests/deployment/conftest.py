@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.pg_cluster import PgCluster
 from tests.deployment.support import migrated_pg_database
+from tests.pg_cluster import PgCluster
 
 
 @pytest.fixture

@@ -73,8 +73,8 @@ def seed(url: str, *, borrowers: int = 6, copies: int = 8, payers: int = 3, term
     try:
         lib = app.create_library((REPO / "policies" / "examples" / "xuzhou.yaml").read_text(encoding="utf-8"), author="test")
         patrons = [patron_with_card(lib, f"E{n}", "external") for n in range(borrowers)]
-        social = title_with_copies(lib, "SS", "zh_book", copies=copies, classification="D61", price=Decimal("40"))
-        natural = title_with_copies(lib, "NS", "zh_book", copies=copies, classification="R44", price=Decimal("40"))
+        social = title_with_copies(lib, "SS", "zh_book", copies=copies, classification="D61", price=Decimal(40))
+        natural = title_with_copies(lib, "NS", "zh_book", copies=copies, classification="R44", price=Decimal(40))
         payer_numbers = [_payer(lib, n) for n in range(payers)]
         fee = lib.patron_account(payer_numbers[0])["fees_owed"]
         directory = TerminalDirectory(app)

@@ -20,7 +20,14 @@ from sqlalchemy import func, select
 
 from ils_bridge.app import App
 from ils_bridge.storage import schema as s
-from tests.deployment.support import ServeProcess, Terminal, World, ok, seed, write_config
+from tests.deployment.support import (
+    ServeProcess,
+    Terminal,
+    World,
+    ok,
+    seed,
+    write_config,
+)
 
 PROCESSES = 3
 OPERATIONS = 30  # per terminal

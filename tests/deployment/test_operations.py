@@ -18,7 +18,15 @@ from ils_bridge.ops.metrics import RequestMetrics
 from ils_bridge.storage.schema import metadata
 from sip2_server.backend import TitleCache
 from sip2_server.terminals import TerminalDirectory
-from tests.deployment.support import REPO, ServeProcess, Terminal, http_get, ok, seed, write_config
+from tests.deployment.support import (
+    REPO,
+    ServeProcess,
+    Terminal,
+    http_get,
+    ok,
+    seed,
+    write_config,
+)
 from tests.sip2.sip2_world import serving
 
 

@@ -15,7 +15,15 @@ from sqlalchemy import func, select
 
 from ils_bridge.app import App
 from ils_bridge.storage import schema as s
-from tests.deployment.support import ServeProcess, Terminal, checkout_request, ok, payment_request, seed, write_config
+from tests.deployment.support import (
+    ServeProcess,
+    Terminal,
+    checkout_request,
+    ok,
+    payment_request,
+    seed,
+    write_config,
+)
 
 
 def counts(url: str, patron: str) -> tuple[int, int]:
