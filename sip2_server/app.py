@@ -76,6 +76,7 @@ class Sip2Service:
         self.registry.register(login.REQUEST_ID, partial(login.handle, backend))
         for module in HANDLER_MODULES:
             self.registry.register(module.REQUEST_ID, partial(self._checked, module.handle))
+        self.supported = self.registry.supported()
 
     async def handle(self, session: Session, message: Message) -> Message | None:
         try:
@@ -90,7 +91,7 @@ class Sip2Service:
         if terminal is None:
             return _not_logged_in(request)
         exchange = Exchange(self.backend, session, terminal, self.backend.library(terminal.library_code), request,
-                            self.registry.supported())
+                            self.supported)
         refusal = _check(exchange)
         reply = refusal if refusal is not None else await handler(exchange)
         return _hide(reply, terminal.settings.hide_fields)

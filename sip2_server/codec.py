@@ -299,7 +299,7 @@ def _format_fixed(spec: MessageSpec, values: Mapping[str, object]) -> str:
 
 def _render_fixed(spec: MessageSpec, f: FixedField, value: object) -> str:
     if f.kind is Kind.DATE and (value is None or isinstance(value, datetime)):
-        return format_date(value)
+        return format_date(value)  # our own formatting: valid by construction, not checked again
     if isinstance(value, bool):
         text = "Y" if value else "N"
     elif isinstance(value, int):
@@ -314,7 +314,11 @@ def _render_fixed(spec: MessageSpec, f: FixedField, value: object) -> str:
     return text
 
 
+_LAYOUT_RANK = {spec.id: {v.code: i for i, v in enumerate(spec.variable)} for spec in MESSAGES.values()}
+"""Per message id: each variable field's place in the layout (built once, used on every encode)."""
+
+
 def _in_layout_order(spec: MessageSpec, fields: FieldList) -> list[tuple[str, str]]:
-    rank = {v.code: i for i, v in enumerate(spec.variable)}
+    rank = _LAYOUT_RANK[spec.id]
     last = len(rank)
     return sorted(fields, key=lambda item: rank.get(item[0], last))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 
 FIELD_DELIMITER = "|"
 DATE_LENGTH = 18
@@ -64,7 +65,7 @@ class MessageSpec:
     def fixed_length(self) -> int:
         return sum(f.length for f in self.fixed)
 
-    @property
+    @cached_property
     def required_fields(self) -> tuple[str, ...]:
         return tuple(v.code for v in self.variable if v.required)
 

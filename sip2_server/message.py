@@ -94,4 +94,5 @@ class Message:
 
     def missing_required(self) -> list[str]:
         """Required variable fields of this message's layout that are absent."""
-        return [code for code in self.spec.required_fields if code not in self.fields]
+        present = set(self.fields.codes())
+        return [code for code in self.spec.required_fields if code not in present]

@@ -282,6 +282,8 @@ class Sip2Server:
         return session.codec.encode(Message(REQUEST_SC_RESEND), checksum=checksum)
 
     def _log_message(self, session: Session, direction: str, message: Message) -> None:
+        if not wire_log.isEnabledFor(logging.INFO):
+            return  # rendering and masking the message costs more than the check
         text = describe(message)
         wire_log.info(
             "session %s %-3s %s", session.id, direction, text,
