@@ -111,8 +111,8 @@ def import_(cli: CliContext, files: tuple[Path, ...], mode: str, dry_run: bool, 
     _check_files(files, fmt)
     _check_report_suffix(report_file)
     holdings = _load_mapping(mapping)
-    linter_check(lint)
-    parser_check(parser)
+    _require_linter(lint)
+    _require_parser(parser)
     lib = cli.library()
     catalogue = Catalogue(lib.app.db.engine, lib.record.id)
     materials = lib.current_policy().vocabulary.get("materials")
@@ -170,7 +170,7 @@ def _load_mapping(name_or_path: str) -> HoldingsMapping:
         raise CliError(f"--mapping {name_or_path}: {exc}") from None
 
 
-def linter_check(lint: bool) -> None:
+def _require_linter(lint: bool) -> None:
     if lint:
         try:
             Linter()
@@ -178,7 +178,7 @@ def linter_check(lint: bool) -> None:
             raise CliError(str(exc)) from None
 
 
-def parser_check(parser: str) -> None:
+def _require_parser(parser: str) -> None:
     if parser == "rmarc":
         try:
             import rmarc._rmarc  # noqa: F401
@@ -421,7 +421,7 @@ def validate(cli: CliContext, files: tuple[Path, ...], lint: bool) -> None:
       ils-bridge marc validate export.xml --lint
     """
     _check_files(files, None)
-    linter_check(lint)
+    _require_linter(lint)
     checker = Linter() if lint else None
     counts = {"records": 0, "valid": 0, "invalid": 0, "warnings": 0}
     failures: list[ImportFailure] = []

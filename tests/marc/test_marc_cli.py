@@ -139,8 +139,11 @@ def test_materials_outside_the_vocabulary_fail_and_the_rest_lands(cli, xuzhou):
 
 
 def test_dry_run_writes_nothing(cli, xuzhou, tmp_path):
-    report = cli.json("marc", "import", str(DATA / "unicode_952.mrc"), "--mapping", "xuzhou-demo", "--dry-run")
+    report = cli.json("marc", "import", str(DATA / "unicode_952.mrc"), "--mapping", "xuzhou-demo", "--dry-run",
+                      "--lint")
     assert (report["dry_run"], report["added"], report["items_added"]) == (True, 2, 3)
+    assert [(w["number"], w["control_number"]) for w in report["lint"]] == [(1, "CN0001"), (2, "VN0001")]
+    assert any("020" in warning for warning in report["lint"][1]["warnings"])  # its ISBN's check digit is wrong
     assert stored(xuzhou) == {}
     assert not list(tmp_path.glob("*checkpoint*"))
 
