@@ -60,6 +60,7 @@ class Prepared:
     endpoint: OpsEndpoint | None
 
     async def start(self) -> None:
+        """Start the endpoint (a ``Running``'s start, so ``serve`` starts and stops it with the servers)."""
         if self.endpoint is not None:
             self.endpoint.start()
 

@@ -113,8 +113,10 @@ def serve_sip2(cli: CliContext, host: str, port: int, tls_cert: Path | None, tls
                ops: OperationsOptions) -> None:
     """Serve SIP2 to self-check machines, gates and sorters (terminal accounts: `ils-bridge terminals`)."""
     prepared = prepare(cli, ops)
-    running = sip2(cli, host, port, tls_context(tls_cert, tls_key), prepared.metrics)
-    serve_until_stopped([Running("health and metrics", prepared.start, prepared.close), running])
+    servers = [sip2(cli, host, port, tls_context(tls_cert, tls_key), prepared.metrics)]
+    if prepared.endpoint is not None:
+        servers.insert(0, Running(f"health and metrics on port {prepared.endpoint.port}", prepared.start, prepared.close))
+    serve_until_stopped(servers)
 
 
 # The OPAC servers (serve sru / z3950 / all) are in their own module, which adds them to this group.
