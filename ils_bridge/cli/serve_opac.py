@@ -16,7 +16,13 @@ from pathlib import Path
 import click
 
 from ils_bridge.cli.common import CliContext, pass_cli
-from ils_bridge.cli.serve import Running, commands, serve_until_stopped, sip2, tls_context
+from ils_bridge.cli.serve import (
+    Running,
+    commands,
+    serve_until_stopped,
+    sip2,
+    tls_context,
+)
 from marc.search import LibraryHoldings, SearchIndex, open_index
 
 log = logging.getLogger("ils_bridge.serve")

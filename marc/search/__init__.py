@@ -1,6 +1,12 @@
 """Search index over bibliographic records, and the query model SRU and Z39.50 share."""
 
-from marc.search.availability import CopyState, CopyStatus, HoldingsSource, LibraryHoldings, NoHoldings
+from marc.search.availability import (
+    CopyState,
+    CopyStatus,
+    HoldingsSource,
+    LibraryHoldings,
+    NoHoldings,
+)
 from marc.search.index import ScanEntry, SearchIndex, open_index
 from marc.search.query import (
     AllRecords,

@@ -83,7 +83,7 @@ class SearchIndex(abc.ABC):
         """Store the token streams of these (record id, streams) pairs."""
 
     @abc.abstractmethod
-    def _delete_text(self, conn: Connection, record_id: int) -> None: ...
+    def _delete_texts(self, conn: Connection, record_ids: list[int]) -> None: ...
 
     @abc.abstractmethod
     def _clear_text(self, conn: Connection) -> None: ...
@@ -109,7 +109,7 @@ class SearchIndex(abc.ABC):
 
     def remove_record(self, record_id: int) -> None:
         with self.engine.begin() as conn:
-            self._remove(conn, record_id)
+            self._remove(conn, [record_id])
 
     def reindex(self, conn: Connection, record_ids: Sequence[int]) -> None:
         """(Re)index these records inside ``conn``'s transaction, so the index
@@ -121,8 +121,7 @@ class SearchIndex(abc.ABC):
                 .where(bib_records.c.id.in_(chunk), bib_records.c.deleted.is_(False))
                 .order_by(bib_records.c.id)
             ).all()
-            for record_id in chunk:
-                self._remove(conn, record_id)
+            self._remove(conn, chunk)
             if rows:
                 self._add(conn, [(row.id, row.library_id, bytes(row.marc)) for row in rows])
 
@@ -161,9 +160,9 @@ class SearchIndex(abc.ABC):
                 done += len(rows)
                 last = rows[-1].id
 
-    def _remove(self, conn: Connection, record_id: int) -> None:
-        self._delete_text(conn, record_id)
-        conn.execute(delete(search_docs).where(search_docs.c.record_id == record_id))
+    def _remove(self, conn: Connection, record_ids: list[int]) -> None:
+        self._delete_texts(conn, record_ids)
+        conn.execute(delete(search_docs).where(search_docs.c.record_id.in_(record_ids)))
 
     def _add(self, conn: Connection, records: list[tuple[int, int, bytes]]) -> None:
         """Index (record id, library id, ISO 2709) triples, in one statement per table."""

@@ -8,7 +8,7 @@ never re-tokenises CJK or folded text.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from marc.search.compile import Compiler
 from marc.search.index import ScanEntry, SearchIndex
@@ -23,6 +23,7 @@ DDL = (
     ),
     "CREATE INDEX IF NOT EXISTS ix_search_pg_doc ON search_pg USING GIN (doc)",
 )
+DELETE_TEXTS = text("DELETE FROM search_pg WHERE record_id IN :ids").bindparams(bindparam("ids", expanding=True))
 MAX_POSITION = 16383  # PostgreSQL's limit; later tokens share it
 INDEX_GAP = 50  # keeps phrases from running across two indexes
 
@@ -77,8 +78,8 @@ class PostgresIndex(SearchIndex):
             [{"id": rid, "doc": tsvector_literal(streams)} for rid, streams in docs],
         )
 
-    def _delete_text(self, conn: Connection, record_id: int) -> None:
-        conn.execute(text("DELETE FROM search_pg WHERE record_id = :id"), {"id": record_id})
+    def _delete_texts(self, conn: Connection, record_ids: list[int]) -> None:
+        conn.execute(DELETE_TEXTS, {"ids": record_ids})
 
     def _clear_text(self, conn: Connection) -> None:
         conn.exec_driver_sql("DELETE FROM search_pg")

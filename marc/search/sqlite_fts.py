@@ -3,7 +3,7 @@ text (see ``normalize``), so FTS5's own tokenizer only splits on spaces."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from marc.search.compile import Compiler
 from marc.search.index import ScanEntry, SearchIndex
@@ -17,6 +17,7 @@ FTS_DDL = (
 )
 VOCAB_DDL = "CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab USING fts5vocab(search_fts, col)"
 INSERT = text(f"INSERT INTO search_fts(rowid, {', '.join(COLUMNS)}) VALUES (:rowid, {', '.join(':' + c for c in COLUMNS)})")
+DELETE_TEXTS = text("DELETE FROM search_fts WHERE rowid IN :ids").bindparams(bindparam("ids", expanding=True))
 FTS_OPERATORS = {BoolOp.AND: "AND", BoolOp.OR: "OR", BoolOp.NOT: "NOT"}
 # Sentinel tokens start with U+01C2; scan lists words only.
 SENTINEL_PREFIX = "ǂ"
@@ -48,8 +49,8 @@ class SqliteIndex(SearchIndex):
         rows = [{"rowid": rid, **{c: " ".join(streams.get(Index(c), [])) for c in COLUMNS}} for rid, streams in docs]
         conn.execute(INSERT, rows)
 
-    def _delete_text(self, conn: Connection, record_id: int) -> None:
-        conn.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": record_id})
+    def _delete_texts(self, conn: Connection, record_ids: list[int]) -> None:
+        conn.execute(DELETE_TEXTS, {"ids": record_ids})
 
     def _clear_text(self, conn: Connection) -> None:
         conn.exec_driver_sql("DELETE FROM search_fts")

@@ -21,6 +21,7 @@ import logging
 from sqlalchemy import Engine
 
 from marc.search.availability import HoldingsSource, NoHoldings
+from marc.search.connections import Connections
 from marc.search.index import SearchIndex, open_index
 from marc.search.offload import BlockingWork, default_threads
 from marc.sru import http
@@ -53,10 +54,11 @@ class SruServer:
         self.threads = default_threads(engine) if threads is None else threads
         self._work = BlockingWork(0, "sru")
         self._server: asyncio.base_events.Server | None = None
-        self._connections: set[asyncio.Task] = set()
+        self._connections = Connections()
 
     async def start(self) -> None:
         self._work = BlockingWork(self.threads, "sru")
+        self._connections = Connections()
         self._server = await asyncio.start_server(self._connection, self.host, self.port, limit=http.MAX_HEAD)
         self.port = self._server.sockets[0].getsockname()[1]
         self.service.port = self.port
@@ -65,20 +67,15 @@ class SruServer:
         if self._server is None:
             return
         self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._connections.close()
         await self._server.wait_closed()
         self._server = None
         self._work.close()
 
-
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
+        task = self._connections.opened()
         try:
-            while True:
+            while not self._connections.closing:
                 try:
                     request = await asyncio.wait_for(http.read_request(reader), IDLE_TIMEOUT_S)
                 except http.HttpError as error:
@@ -86,14 +83,15 @@ class SruServer:
                     break
                 if request is None:
                     break
-                writer.write(await self._work.run(self._respond, request))
-                await writer.drain()
+                with self._connections.answering():
+                    writer.write(await self._work.run(self._respond, request))
+                    await writer.drain()
                 if not request.keep_alive:
                     break
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # idle, gone, or the server is stopping: just close
         finally:
-            self._connections.discard(task)
+            self._connections.closed(task)
             writer.close()
 
     def _respond(self, request: http.Request) -> bytes:

@@ -22,6 +22,7 @@ import logging
 from sqlalchemy import Engine
 
 from marc.search.availability import HoldingsSource, NoHoldings
+from marc.search.connections import Connections
 from marc.search.index import SearchIndex, open_index
 from marc.search.offload import BlockingWork, default_threads
 from marc.z3950 import codec
@@ -56,10 +57,11 @@ class Z3950Server:
         self.threads = default_threads(engine) if threads is None else threads
         self._work = BlockingWork(0, "z3950")
         self._server: asyncio.base_events.Server | None = None
-        self._connections: set[asyncio.Task] = set()
+        self._connections = Connections()
 
     async def start(self) -> None:
         self._work = BlockingWork(self.threads, "z3950")
+        self._connections = Connections()
         self._server = await asyncio.start_server(self._connection, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -67,21 +69,16 @@ class Z3950Server:
         if self._server is None:
             return
         self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._connections.close()
         await self._server.wait_closed()
         self._server = None
         self._work.close()
 
-
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
+        task = self._connections.opened()
         session = Session(self.index, self.holdings, self.databases, self.authenticate)
         try:
-            while True:
+            while not self._connections.closing:
                 try:
                     pdu = await asyncio.wait_for(codec.read_pdu(reader), self.idle_timeout)
                 except TimeoutError:
@@ -92,14 +89,15 @@ class Z3950Server:
                     break
                 if pdu is None:
                     break
-                response, done = await self._work.run(self._answer, session, pdu)
-                await self._send(writer, response)
+                with self._connections.answering():
+                    response, done = await self._work.run(self._answer, session, pdu)
+                    await self._send(writer, response)
                 if done:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # the origin went away mid-APDU, or the server is stopping
         finally:
-            self._connections.discard(task)
+            self._connections.closed(task)
             writer.close()
 
     @staticmethod

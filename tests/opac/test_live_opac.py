@@ -20,8 +20,8 @@ from lxml import etree
 
 from ils_bridge.app import App, Library
 from ils_bridge.services.catalogue import Catalogue
-from marc.importer import catalogue_entry
 from marc.holdings import HoldingsMapping
+from marc.importer import catalogue_entry
 from tests.opac.live import MAPPING, Servers, build_library, hits, serving
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

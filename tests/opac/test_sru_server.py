@@ -8,6 +8,7 @@ import io
 import json
 import socket
 import subprocess
+import threading
 import urllib.parse
 
 import pymarc
@@ -208,3 +209,38 @@ def test_yaz_client_speaks_sru_to_us(served):
     assert "info:srw/diagnostic/1/16" in out
     assert "history: 3" in out
     assert "explain.z3950.org" in out
+
+
+class HeldHoldings:
+    """A holdings source that waits to be released: a request caught in flight."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def copies(self, record_ids):
+        self.entered.set()
+        assert self.release.wait(10)
+        return {}
+
+
+def test_stopping_answers_the_request_in_flight_and_closes_idle_connections(served):
+    from marc.search.background import BackgroundServer
+    from marc.sru.server import SruServer
+
+    holdings = HeldHoldings()
+    server = BackgroundServer(SruServer(served["engine"], holdings=holdings, port=0, threads=2)).start()
+    idle = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    replies = []
+    client = threading.Thread(target=lambda: replies.append(
+        get({"sru": server}, query="dc.title=music", recordSchema="holdings", version="1.2", operation="searchRetrieve")))
+    client.start()
+    assert holdings.entered.wait(10)
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    assert idle.recv(10) == b""  # the idle connection is closed while the busy one is still working
+    holdings.release.set()
+    client.join(10)
+    stopper.join(10)
+    idle.close()
+    ((status, body),) = replies
+    assert status == 200 and b"The history of music" in body
