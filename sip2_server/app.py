@@ -64,6 +64,9 @@ ExchangeHandler = Callable[[Exchange], Awaitable[Message]]
 UNAVAILABLE_ERRORS = (DatabaseUnavailable, OperationalError, InterfaceError)
 """Errors meaning the database cannot serve now (down, restarting, locked past every retry), not a bug."""
 
+NO_DATABASE = frozenset({sc_status.REQUEST_ID})
+"""Requests answered without the database: their success says nothing about it."""
+
 log = logging.getLogger("sip2_server")
 
 
@@ -80,9 +83,13 @@ class Sip2Service:
 
     async def handle(self, session: Session, message: Message) -> Message | None:
         try:
-            return await self.registry.handle(session, message)
+            reply = await self.registry.handle(session, message)
         except UNAVAILABLE_ERRORS as exc:
+            self.backend.database_failed()
             raise ServiceUnavailable(_unavailable(session, message), _first_line(exc)) from exc
+        if message.id not in NO_DATABASE:
+            self.backend.database_served()
+        return reply
 
     async def _checked(self, handler: ExchangeHandler, session: Session, request: Message) -> Message:
         terminal = session.account

@@ -36,6 +36,9 @@ TITLE_TTL = 600.0
 """Seconds a cached title is used: a title edited elsewhere shows on screens within this time."""
 RECHECK_SECONDS = 60.0
 """Seconds between re-reads of a connection's terminal account and its library's record."""
+OFFLINE_SECONDS = 15.0
+"""After the database could not serve a request, 98 ACS Status says offline for this long (or until a
+request succeeds), so kiosks switch to their offline mode instead of trying transactions that fail."""
 
 
 class TitleCache:
@@ -83,6 +86,7 @@ class Backend:
         self.terminals = TerminalDirectory(app, self.settings.terminal_defaults)
         self.titles = TitleCache()
         self.recheck_seconds = RECHECK_SECONDS
+        self._offline_until = 0.0
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="sip2-service")
         # SQLite takes one writer at a time; writers racing for its lock sleep in its busy handler
         # (up to 100 ms a try), so writes queue here instead, in one thread.  Reads stay parallel (WAL).
@@ -119,6 +123,17 @@ class Backend:
             with self._lock:
                 self._libraries[current.library_code] = fresh
         return current
+
+    @property
+    def online(self) -> bool:
+        """False for ``OFFLINE_SECONDS`` after the database last failed a request (what 98 tells kiosks)."""
+        return time.monotonic() >= self._offline_until
+
+    def database_failed(self) -> None:
+        self._offline_until = time.monotonic() + OFFLINE_SECONDS
+
+    def database_served(self) -> None:
+        self._offline_until = 0.0
 
     def authenticator(self, library: Library, mode: str) -> Authenticator:
         """Patron password checks for a library: ``local`` PINs, or the ``campus`` system (never accepting

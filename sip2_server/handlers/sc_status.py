@@ -1,4 +1,8 @@
-"""99 SC Status -> 98 ACS Status: what this terminal may do here (BX lists only what it may send)."""
+"""99 SC Status -> 98 ACS Status: what this terminal may do here (BX lists only what it may send).
+
+Online status is N for a while after the database last failed a request
+(``Backend.online``), so a kiosk switches to its offline mode.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ RETRIES = 3
 async def handle(ex: Exchange) -> Message:
     allowed = ex.terminal.allowed_ops & ex.supported
     reply = ex.reply(
-        online_status="Y",
+        online_status=ex.flag("online_status", ex.backend.online),
         checkin_ok=ex.flag("checkin_ok", "09" in allowed),
         checkout_ok=ex.flag("checkout_ok", "11" in allowed),
         acs_renewal_policy=ex.flag("acs_renewal_policy", "29" in allowed or ex.terminal.settings.renew_via_checkout),

@@ -15,6 +15,7 @@ import pytest
 
 from ils_bridge.app import App
 from ils_bridge.storage import database
+from sip2_server import Message
 from sip2_server.catalog import english
 from tests.deployment.support import (
     ServeProcess,
@@ -30,6 +31,7 @@ from tests.pg_cluster import PgCluster
 from tests.sip2.sip2_world import serving
 
 UNAVAILABLE = english().text("system_unavailable")
+SC_STATUS = Message("99", {"status_code": "0", "max_print_width": "080", "protocol_version": "2.00"})
 
 
 def test_postgresql_restart_while_serving(pg_cluster: PgCluster | None, pg_url: str, tmp_path: Path):
@@ -47,11 +49,13 @@ def test_postgresql_restart_while_serving(pg_cluster: PgCluster | None, pg_url: 
             refused = terminal.checkout(borrower, second)
             assert refused.id == "12" and refused.fixed["ok"] == "0"
             assert refused.get_all("AF") == [UNAVAILABLE]
+            assert terminal.request(SC_STATUS).fixed["online_status"] == "N"  # kiosks: go offline
             assert http_get(server.metrics_port, "/readyz")[0] == 503
         finally:
             start_postgres(pg_cluster)
 
         assert ok(terminal.checkout(borrower, second))  # the same connection, the same process
+        assert terminal.request(SC_STATUS).fixed["online_status"] == "Y"
         assert terminal.reconnects == 0 and server.process.poll() is None
         assert http_get(server.metrics_port, "/readyz")[0] == 200
         metrics = http_get(server.metrics_port, "/metrics")[1]
