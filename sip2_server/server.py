@@ -237,13 +237,8 @@ class Sip2Server:
         self._log_message(session, "in", request)
         if request.id == REQUEST_ACS_RESEND:
             return self._resend(session), request.id, "ok"
-        result = "ok"
         try:
-            try:
-                reply = await self.dispatcher.handle(session, request)
-            except ServiceUnavailable as exc:
-                log.warning("session %s: %s unavailable: %s", session.id, request.id, exc)
-                reply, result = exc.reply, "unavailable"
+            reply, result = await self._dispatch(session, request)
             if reply is None:
                 return None, request.id, result
             sequence, checksum = session.reply_trailer(request)
@@ -253,12 +248,19 @@ class Sip2Server:
         except Exception as exc:  # a handler bug must not take the connection down
             log.exception("session %s: handler for %s failed", session.id, request.id)
             return self._refuse(session, request, exc, describe(request)), request.id, "error"
-        if result == "ok" and _refused(reply):
-            result = "refused"
         if wire_log.isEnabledFor(logging.INFO):
             # log what actually went out, in wire form (handlers may give ints, dates...)
             self._log_message(session, "out", session.codec.decode(data))
         return data, request.id, result
+
+    async def _dispatch(self, session: Session, request: Message) -> tuple[Message | None, str]:
+        """The dispatcher's reply and how it ended: ok, refused, or unavailable (the dispatcher's own "no")."""
+        try:
+            reply = await self.dispatcher.handle(session, request)
+        except ServiceUnavailable as exc:
+            log.warning("session %s: %s unavailable: %s", session.id, request.id, exc)
+            return exc.reply, "unavailable"
+        return reply, "refused" if reply is not None and _refused(reply) else "ok"
 
     def _resend(self, session: Session) -> bytes:
         if session.last_reply is None:

@@ -16,6 +16,7 @@ from ils_bridge.ops.health import check_health
 from ils_bridge.ops.logs import JsonFormatter
 from ils_bridge.ops.metrics import RequestMetrics
 from ils_bridge.storage.schema import metadata
+from sip2_server import Codec, Message
 from sip2_server.backend import TitleCache
 from sip2_server.terminals import TerminalDirectory
 from tests.deployment.support import (
@@ -27,6 +28,7 @@ from tests.deployment.support import (
     seed,
     write_config,
 )
+from tests.sip2.sip2_support import EchoDispatcher, ThreadedServer
 from tests.sip2.sip2_world import serving
 
 
@@ -150,3 +152,21 @@ def test_title_cache_entries_expire_after_their_time_to_live():
     cache.put("xuzhou", 2, "B")
     cache.put("xuzhou", 3, "C")
     assert cache.get("xuzhou", 1) is None and cache.get("xuzhou", 3) == "C"
+
+
+def test_the_server_counts_96_answers_as_errors_with_unreadable_frames_under_message_question_marks():
+    metrics = RequestMetrics()
+    server = ThreadedServer(EchoDispatcher())
+    server.server.observer = metrics
+    server.start()
+    try:
+        client = server.connect()
+        client.send(b"11garbage\r")
+        assert client.read_frame().startswith(b"96")
+        client.send(Codec().encode(Message("17", {"transaction_date": None}).add("AO", "x").add("AB", "boom")))
+        assert client.read_frame().startswith(b"96")
+        client.sock.close()
+    finally:
+        server.stop()
+    assert metrics.count("sip2", "??", "error") == 1
+    assert metrics.count("sip2", "17", "error") == 1
