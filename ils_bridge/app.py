@@ -170,6 +170,10 @@ class Library:
             return self.app.db.transaction(attempt)
         except Refusal as refusal:
             return self._refused(op, refusal, at, terminal, actor, request_key, scope, log)
+        except IntegrityError:
+            if request_key is None:
+                raise
+            return self._earlier_outcome(scope, request_key)  # another process answered the same request first
 
     def _refused(self, op: str, refusal: Refusal, at: dt.datetime | None, terminal: str | None, actor: str | None,
                  request_key: str | None, scope: str, log: bool) -> Outcome:
@@ -182,9 +186,14 @@ class Library:
 
         try:
             return self.app.db.transaction(record)
-        except IntegrityError:  # the same request key was answered meanwhile by another process
-            return self.app.db.read(lambda conn: Outcome.from_json(conn.execute(
-                _EARLIER_OUTCOME, {"library": self.record.id, "scope": scope, "key": request_key}).scalar_one()))
+        except IntegrityError:
+            if request_key is None:
+                raise
+            return self._earlier_outcome(scope, request_key)  # answered meanwhile by another process
+
+    def _earlier_outcome(self, scope: str, request_key: str) -> Outcome:
+        return self.app.db.read(lambda conn: Outcome.from_json(conn.execute(
+            _EARLIER_OUTCOME, {"library": self.record.id, "scope": scope, "key": request_key}).scalar_one()))
 
     def _record(self, ctx: Ctx, op: str, outcome: Outcome, request_key: str | None, scope: str, log: bool) -> None:
         if request_key is not None:

@@ -106,6 +106,8 @@ def _is_retryable(exc: DBAPIError) -> bool:
         "database is locked" in text
         or "database table is locked" in text
         or sqlstate in ("40001", "40P01")  # serialization_failure, deadlock_detected
+        or sqlstate in ("57P01", "57P02", "57P03")  # admin/crash shutdown, cannot connect now (failover, restart)
+        or (sqlstate or "").startswith("08")  # connection exceptions
         or _is_disconnect(exc)
     )
 

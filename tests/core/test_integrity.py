@@ -218,3 +218,11 @@ def test_concurrent_returns_of_one_item_close_its_loan_once(app, lib, clock):
     assert sum(r.ok for r in results) == 1
     assert {r.reason for r in results if not r.ok} == {Reason.ITEM_NOT_CHECKED_OUT}
     assert count(app, s.ledger_entries) == 1
+
+
+def test_the_same_request_from_two_processes_at_once_is_applied_once(app, lib):
+    patron_with_card(lib, "U1", "undergraduate")
+    books = title_with_copies(lib, "B", "zh_book", copies=2, classification="I24")
+    results = _race([lambda: lib.checkout("U1", books[0], terminal="kiosk-1", request_key="txn-7") for _ in range(6)])
+    assert all(r.ok for r in results) and len({r.data["loan_id"] for r in results}) == 1
+    assert count(app, s.loans) == 1
