@@ -14,8 +14,18 @@ from .server import ServerConfig, Sip2Server
 from .session import ErrorDetection, Session
 
 __all__ = [
-    "Codec", "checksum", "format_date", "parse_date",
-    "Dispatcher", "HandlerRegistry", "NoHandler",
-    "FrameError", "FieldList", "Message",
-    "ServerConfig", "Sip2Server", "ErrorDetection", "Session",
+    "Codec",
+    "Dispatcher",
+    "ErrorDetection",
+    "FieldList",
+    "FrameError",
+    "HandlerRegistry",
+    "Message",
+    "NoHandler",
+    "ServerConfig",
+    "Session",
+    "Sip2Server",
+    "checksum",
+    "format_date",
+    "parse_date",
 ]

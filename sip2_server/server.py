@@ -31,7 +31,7 @@ import logging
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Self
 
 from . import errors
 from .codec import Codec
@@ -154,7 +154,7 @@ class Sip2Server:
             await self._server.wait_closed()
         log.info("SIP2 server stopped")
 
-    async def __aenter__(self) -> Sip2Server:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
