@@ -3,8 +3,9 @@
 - no block (``Y``): the SC lent the item while offline and replays it now.
   The item has left the building, so the loan is recorded even where the
   policy would refuse (``no_block=True``), made at the request's transaction
-  date (``at=``).  The reply says ok with the due date; a refusal the
-  facade overrode leads the screen message (AF, AG) so staff notice it.
+  date (``at=``), without checking the patron's password (AD).  The reply
+  says ok with the due date; a refusal the facade overrode leads the screen
+  message (AF, AG) so staff notice it.
 - renewal via checkout: when the terminal's settings allow it, checking out
   an item the patron already has renews it (``renew_if_own``); 12 then says
   renewal ok.
@@ -24,9 +25,9 @@ REQUEST_ID = "11"
 
 
 async def handle(ex: Exchange) -> Message:
-    if refusal := await ex.pin_refusal():
-        return refusal
     no_block = ex.request.fixed.get("no_block") == "Y"
+    if not no_block and (refusal := await ex.pin_refusal()):
+        return refusal  # a no-block loan is made already: the SC could not check the password offline either
     outcome = await ex.call(
         "checkout", ex.patron, ex.item, renew_if_own=ex.terminal.settings.renew_via_checkout, no_block=no_block,
         at=ex.offline_time(), request_key=ex.request_key(ex.patron, ex.item, ex.request.fixed.get("no_block")),

@@ -48,6 +48,15 @@ def test_an_offline_loan_the_policy_allows_says_nothing_extra(server, xuzhou, cl
     assert screen(reply) == [ZH.text("checked_out", title="Title N", due=due.isoformat())]
 
 
+def test_an_offline_loan_is_recorded_whatever_password_came_with_it(server, xuzhou, clock):
+    item = books(xuzhou, "W")[0]
+    raw = server.raw("kiosk-1")
+    assert raw.checkout(XZ, "U1", item, AD="0000").fixed["ok"] == "0"  # online: the wrong PIN refuses
+    offline_at = local(clock.now() - dt.timedelta(hours=1))
+    assert raw.checkout(XZ, "U1", item, date=offline_at, no_block=True, AD="0000").fixed["ok"] == "1"
+    assert [loan["item"] for loan in xuzhou.patron_account("U1")["loans"]] == [item]
+
+
 def test_an_offline_transaction_dated_in_the_future_is_taken_as_now(server, xuzhou, clock):
     item = books(xuzhou, "T")[0]
     ahead = local(clock.now() + dt.timedelta(days=5))
