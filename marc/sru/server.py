@@ -21,15 +21,16 @@ import logging
 from sqlalchemy import Engine
 
 from marc.search.availability import HoldingsSource, NoHoldings
-from marc.search.connections import Connections
+from marc.search.connections import Connections, Exchange, RequestObserver
 from marc.search.index import SearchIndex, open_index
 from marc.search.offload import BlockingWork, default_threads
 from marc.sru import http
 from marc.sru.daia import JSON, daia_document
-from marc.sru.service import SruService
+from marc.sru.service import SruService, operation_of
 
 log = logging.getLogger(__name__)
 IDLE_TIMEOUT_S = 60.0
+PROTOCOL = "sru"
 
 
 class SruServer:
@@ -44,6 +45,7 @@ class SruServer:
         title: str = "Library catalogue",
         index: SearchIndex | None = None,
         threads: int | None = None,
+        observer: RequestObserver | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -53,12 +55,13 @@ class SruServer:
         self.service = SruService(self.index, self.holdings, database, title, host, port)
         self.threads = default_threads(engine) if threads is None else threads
         self._work = BlockingWork(0, "sru")
+        self.observer = observer
         self._server: asyncio.base_events.Server | None = None
-        self._connections = Connections()
+        self._connections = Connections(PROTOCOL)
 
     async def start(self) -> None:
         self._work = BlockingWork(self.threads, "sru")
-        self._connections = Connections()
+        self._connections = Connections(PROTOCOL, self.observer)
         self._server = await asyncio.start_server(self._connection, self.host, self.port, limit=http.MAX_HEAD)
         self.port = self._server.sockets[0].getsockname()[1]
         self.service.port = self.port
@@ -83,8 +86,8 @@ class SruServer:
                     break
                 if request is None:
                     break
-                with self._connections.answering():
-                    writer.write(await self._work.run(self._respond, request))
+                with self._connections.answering() as exchange:
+                    writer.write(await self._work.run(self._respond, request, exchange))
                     await writer.drain()
                 if not request.keep_alive:
                     break
@@ -94,20 +97,26 @@ class SruServer:
             self._connections.closed(task)
             writer.close()
 
-    def _respond(self, request: http.Request) -> bytes:
+    def _respond(self, request: http.Request, exchange: Exchange) -> bytes:
+        """The HTTP response to one request; ``exchange`` learns its name and how it ended."""
         head_only = request.method == "HEAD"
         path = request.path.rstrip("/")
         base = "/" + self.database
         try:
             if path in ("", base):
                 result = self.service.handle(request.params)
+                exchange.message = operation_of(request.params)
+                exchange.result = "refused" if result.refused else "ok"
                 return http.response(result.status, result.content_type, result.body, request.keep_alive, head_only)
             if path in (base + "/daia", "/daia"):
                 status, body = daia_document(request.params, self.index, self.holdings, self.service.title)
+                exchange.message, exchange.result = "daia", "ok" if status == 200 else "refused"
                 return http.response(status, JSON, body, request.keep_alive, head_only)
+            exchange.message, exchange.result = "unknown path", "refused"
             return http.response(404, "text/plain; charset=utf-8", b"no such database\n", request.keep_alive, head_only)
         except Exception:  # a bug must cost one request, never the server
             log.exception("SRU request failed: %s %s", request.path, request.params)
+            exchange.result = "error"
             return http.response(500, "text/plain; charset=utf-8", b"internal error\n", False, head_only)
 
 

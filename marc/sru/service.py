@@ -37,6 +37,12 @@ class Response:
     status: int
     content_type: str
     body: bytes
+    refused: bool = False  # the answer is a diagnostic instead of what was asked
+
+
+def operation_of(params: Mapping[str, str]) -> str:
+    """The operation a request asks for (a bare ``query`` means searchRetrieve, nothing means explain)."""
+    return params.get("operation") or ("searchRetrieve" if "query" in params else "explain")
 
 
 class SruService:
@@ -58,7 +64,7 @@ class SruService:
 
     def handle(self, params: Mapping[str, str]) -> Response:
         version = params.get("version") or "1.2"
-        operation = params.get("operation") or ("searchRetrieve" if "query" in params else "explain")
+        operation = operation_of(params)
         try:
             if version not in VERSIONS:
                 version = "1.2"
@@ -73,6 +79,7 @@ class SruService:
             body = getattr(self, "_" + operation)(version, params)
         except SruDiagnostic as diag:
             body = responses.diagnostic_only(version, diag, operation if operation in PARAMETERS else "explain")
+            return Response(200, XML, body, refused=True)
         return Response(200, XML, body)
 
     # -- operations --------------------------------------------------------

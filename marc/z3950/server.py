@@ -22,7 +22,7 @@ import logging
 from sqlalchemy import Engine
 
 from marc.search.availability import HoldingsSource, NoHoldings
-from marc.search.connections import Connections
+from marc.search.connections import Connections, Exchange, RequestObserver
 from marc.search.index import SearchIndex, open_index
 from marc.search.offload import BlockingWork, default_threads
 from marc.z3950 import codec
@@ -31,6 +31,7 @@ from marc.z3950.session import Authenticator, Session, close_apdu
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 2100
 IDLE_TIMEOUT_S = 600.0
+PROTOCOL = "z3950"
 
 
 class Z3950Server:
@@ -46,6 +47,7 @@ class Z3950Server:
         index: SearchIndex | None = None,
         idle_timeout: float = IDLE_TIMEOUT_S,
         threads: int | None = None,
+        observer: RequestObserver | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -56,12 +58,13 @@ class Z3950Server:
         self.idle_timeout = idle_timeout
         self.threads = default_threads(engine) if threads is None else threads
         self._work = BlockingWork(0, "z3950")
+        self.observer = observer
         self._server: asyncio.base_events.Server | None = None
-        self._connections = Connections()
+        self._connections = Connections(PROTOCOL)
 
     async def start(self) -> None:
         self._work = BlockingWork(self.threads, "z3950")
-        self._connections = Connections()
+        self._connections = Connections(PROTOCOL, self.observer)
         self._server = await asyncio.start_server(self._connection, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -89,8 +92,8 @@ class Z3950Server:
                     break
                 if pdu is None:
                     break
-                with self._connections.answering():
-                    response, done = await self._work.run(self._answer, session, pdu)
+                with self._connections.answering() as exchange:
+                    response, done = await self._work.run(self._answer, session, pdu, exchange)
                     await self._send(writer, response)
                 if done:
                     break
@@ -101,21 +104,36 @@ class Z3950Server:
             writer.close()
 
     @staticmethod
-    def _answer(session: Session, pdu: bytes) -> tuple[tuple[str, dict], bool]:
+    def _answer(session: Session, pdu: bytes, exchange: Exchange) -> tuple[tuple[str, dict], bool]:
+        """The response APDU and whether to close; ``exchange`` learns the request's name and how it ended."""
         try:
             name, request = codec.decode_pdu(pdu)
         except codec.ProtocolError as error:
+            exchange.result = "refused"
             return close_apdu("protocolError", str(error)), True
+        exchange.message = name
         try:
-            return session.handle(name, request)
+            response, done = session.handle(name, request)
         except Exception:  # a bug costs this association, never the server
             log.exception("Z39.50 %s failed", name)
             return close_apdu("systemProblem", f"internal error handling {name}"), True
+        exchange.result = "refused" if _is_refusal(name, response) else "ok"
+        return response, done
 
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, apdu: tuple[str, dict]) -> None:
         writer.write(codec.encode_pdu(*apdu))
         await writer.drain()
+
+
+def _is_refusal(request: str, response: tuple[str, dict]) -> bool:
+    """Whether the answer is a diagnostic or a Close instead of what was asked."""
+    name, value = response
+    if name == "close":
+        return request != "close"
+    records = value.get("records")
+    return (value.get("searchStatus") is False or value.get("scanStatus") == 6
+            or (isinstance(records, tuple) and records[0] == "nonSurrogateDiagnostic"))
 
 
 def create_z3950_server(engine: Engine, **options: object) -> Z3950Server:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import sqlalchemy
@@ -53,10 +54,11 @@ def library_database(tmp_path: Path) -> str:
 
 def test_serve_all_runs_sip2_sru_and_z3950_in_one_process_and_stops_on_sigterm(tmp_path: Path):
     url = library_database(tmp_path)
-    ports = {name: free_port() for name in ("sip2", "sru", "z3950")}
+    ports = {name: free_port() for name in ("sip2", "sru", "z3950", "metrics")}
     process = subprocess.Popen(
         [sys.executable, "-m", "ils_bridge.cli", "--database", url, "--library", "xuzhou", "serve", "all",
-         "--sip2-port", str(ports["sip2"]), "--sru-port", str(ports["sru"]), "--z3950-port", str(ports["z3950"])],
+         "--sip2-port", str(ports["sip2"]), "--sru-port", str(ports["sru"]), "--z3950-port", str(ports["z3950"]),
+         "--metrics-port", str(ports["metrics"])],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     app = App.open(url)
     try:
@@ -67,7 +69,12 @@ def test_serve_all_runs_sip2_sru_and_z3950_in_one_process_and_stops_on_sigterm(t
         assert sip.sip_checkout_response(sip.get_response(sip.sip_checkout_request(BOOK)))["fixed"]["Ok"] == "1"
         sip.disconnect()
         assert servers.sru_copy_status("CN0001", BOOK)["j"] == "checked_out"
-        assert hits(servers.z3950_session("find @attr 1=4 机器学习")) == [1]
+        assert hits(servers.z3950_session("find @attr 1=4 机器学习\nfind @attr 1=9999 x")) == [1, 0]
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{ports['metrics']}/metrics", timeout=10).read().decode()
+        for line in ('protocol="sip2",message="11",result="ok"} 1', 'protocol="sru",message="searchRetrieve",result="ok"} 1',
+                     'protocol="z3950",message="searchRequest",result="ok"} 1',
+                     'protocol="z3950",message="searchRequest",result="refused"} 1'):
+            assert "ils_bridge_requests_total{" + line in metrics, metrics
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     finally:
@@ -76,7 +83,7 @@ def test_serve_all_runs_sip2_sru_and_z3950_in_one_process_and_stops_on_sigterm(t
             process.kill()
     assert process.returncode == 0, output
     assert [line.split(":")[0] for line in output.splitlines() if line.endswith(": stopped")] == [
-        "Z39.50 on 127.0.0.1", "SRU on http", "SIP2 on 127.0.0.1"]
+        "Z39.50 on 127.0.0.1", "SRU on http", "SIP2 on 127.0.0.1", "health and metrics on port " + str(ports["metrics"])]
 
 
 def test_index_rebuild_restores_a_lost_index_and_serving_catches_up(tmp_path: Path):
