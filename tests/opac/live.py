@@ -95,6 +95,11 @@ class Servers:
         (document,) = json.loads(body)["document"]
         return next(item for item in document["item"] if item["id"] == barcode)
 
+    def yaz_sru_holdings(self, control: str) -> str:
+        """yaz-client as the SRU client: the record in the holdings schema, as it prints it."""
+        return yaz(f"sru get 1.2\nopen http://127.0.0.1:{self.sru}/opac\nquerytype cql\nschema holdings\n"
+                   f"find rec.id={control}\nshow 1\nclose\n")
+
     # ---- Z39.50 with yaz-client
     def z3950_session(self, commands: str) -> str:
         lines = [f"open tcp:127.0.0.1:{self.z3950}/Default", *commands.splitlines(), "close"]
