@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ils_bridge.calendar import Closure, LibraryCalendar
@@ -38,6 +38,14 @@ _ACTIVE_VERSION = select(s.policy_versions.c.version).where(
     s.policy_versions.c.library_id == bindparam("library"), s.policy_versions.c.active.is_(True))
 _VERSION_DOCUMENT = select(s.policy_versions.c.version, s.policy_versions.c.document).where(
     s.policy_versions.c.library_id == bindparam("library"), s.policy_versions.c.version == bindparam("version"))
+# One round trip per call for what every decision needs to know is current: the active policy version and
+# a signature of the closures (count, newest id), so a change made by another process is seen at once.
+_LIBRARY_STATE = select(
+    select(s.policy_versions.c.version).where(
+        s.policy_versions.c.library_id == bindparam("library"), s.policy_versions.c.active.is_(True)).scalar_subquery(),
+    select(func.count(s.closures.c.id), func.coalesce(func.max(s.closures.c.id), 0))
+    .where(s.closures.c.library_id == bindparam("library")).subquery().c,
+)
 _CLOSURES = select(s.closures.c.start_date, s.closures.c.end_date, s.closures.c.kind, s.closures.c.name).where(
     s.closures.c.library_id == bindparam("library"))
 _EARLIER_OUTCOME = select(s.request_keys.c.outcome).where(
@@ -60,6 +68,7 @@ class App:
         self.db = database
         self.clock = clock or SystemClock()
         self._policies: dict[tuple[int, int], Policy] = {}
+        self._calendars: dict[tuple[int, int, int, int], LibraryCalendar] = {}
 
     @classmethod
     def open(cls, url: str, clock: Clock | None = None, *, create: bool = False) -> "App":
@@ -100,6 +109,10 @@ class App:
         version = conn.execute(_ACTIVE_VERSION, {"library": library_id}).scalar()
         if version is None:
             raise UnknownLibrary(f"library {library_id} has no active policy")
+        return self.policy_version(conn, library_id, version)
+
+    def policy_version(self, conn: Connection, library_id: int, version: int) -> Policy:
+        """A parsed policy version (versions never change once written, so they are cached for good)."""
         key = (library_id, version)
         if key not in self._policies:
             row = conn.execute(_VERSION_DOCUMENT, {"library": library_id, "version": version}).one()
@@ -107,6 +120,22 @@ class App:
             object.__setattr__(policy, "version", row.version)
             self._policies[key] = policy
         return self._policies[key]
+
+
+    def calendar(self, conn: Connection, record: LibraryRecord, policy: Policy, closures: tuple[int, int]) -> LibraryCalendar:
+        """The policy's calendar with the closures staff added, rebuilt only when either changes.
+
+        ``closures`` is the (count, newest id) signature read in the same transaction.  Calendars
+        are shared read-only by the calls that follow.
+        """
+        key = (record.id, policy.version, *closures)
+        if key not in self._calendars:
+            if len(self._calendars) > 256:
+                self._calendars.clear()
+            stored = [Closure(*row) for row in conn.execute(_CLOSURES, {"library": record.id})]
+            self._calendars[key] = LibraryCalendar(record.timezone, policy.calendar.weekly_closed,
+                                                   [*policy.calendar.closures, *stored])
+        return self._calendars[key]
 
 
 def _library_record(conn: Connection, code: str) -> LibraryRecord:
@@ -133,18 +162,19 @@ class Library:
         self.app = app
         self.record = record
 
+
     @property
     def code(self) -> str:
         return self.record.code
 
     # -- the transaction wrapper ----------------------------------------------
     def _context(self, conn: Connection, at: dt.datetime | None, terminal: str | None, actor: str | None) -> Ctx:
-        policy = self.app.policy(conn, self.record.id)
-        return Ctx(conn, self.record, policy, self._calendar(conn, policy), at or self.app.clock.now(), terminal, actor)
-
-    def _calendar(self, conn: Connection, policy: Policy) -> LibraryCalendar:
-        stored = [Closure(*row) for row in conn.execute(_CLOSURES, {"library": self.record.id})]
-        return LibraryCalendar(self.record.timezone, policy.calendar.weekly_closed, [*policy.calendar.closures, *stored])
+        version, closures, newest = conn.execute(_LIBRARY_STATE, {"library": self.record.id}).one()
+        if version is None:
+            raise UnknownLibrary(f"library {self.record.code} has no active policy")
+        policy = self.app.policy_version(conn, self.record.id, version)
+        calendar = self.app.calendar(conn, self.record, policy, (closures, newest))
+        return Ctx(conn, self.record, policy, calendar, at or self.app.clock.now(), terminal, actor)
 
     def _run(self, op: str, work: Callable[[Ctx], dict[str, Any]], *, at: dt.datetime | None = None,
              terminal: str | None = None, actor: str | None = None, request_key: str | None = None,
