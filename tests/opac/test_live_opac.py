@@ -9,6 +9,7 @@ DAIA and Debian's yaz-client must each see the change at once.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import socket
 from collections.abc import Iterator
@@ -137,3 +138,15 @@ def test_bad_requests_get_diagnostics_and_the_servers_keep_serving(live: Servers
     assert "245 10 $a 机器学习" in out
     assert "Target has closed the association." in out
     assert live.sru_hits("dc.title=机器学习") == 1
+
+
+def test_missing_copies_say_so_and_withdrawn_copies_leave_the_opac(live: Servers):
+    assert live.library.update_item(BOOK, status="missing").ok
+    assert live.sru_copy_status("CN0001", BOOK)["j"] == "unavailable"
+    daia = live.daia_item("CN0001", BOOK)
+    assert daia["message"] == [{"content": "missing", "lang": "en"}] and "available" not in daia
+    assert live.library.update_item(BOOK, status="withdrawn").ok
+    status, body = live.http_get("/opac/daia", id="CN0001", format="json")
+    assert status == 200 and [item["id"] for item in json.loads(body)["document"][0]["item"]] == [REFERENCE]
+    opac = live.z3950_session("format opac\nfind @attr 1=12 CN0001\nshow 1")
+    assert f"itemId: {REFERENCE}" in opac and f"itemId: {BOOK}" not in opac
