@@ -156,6 +156,7 @@ def availability(ctx: Ctx, title_ids: Iterable[int]) -> dict[int, list[dict[str,
         facts = item_facts(ctx, row, counts.get(row.bib_id, 0))
         result[row.bib_id].append({
             "barcode": row.barcode, "status": row.status, "due": row.due_at, "branch": row.branch,
+            "copy_number": row.copy_number, "volume": row.volume,
             "location": row.location, "call_number": row.call_number, "material": row.material,
             "in_library_only": in_library_only(ctx, facts), "hold_queue": queues.get(row.bib_id, 0),
         })

@@ -89,6 +89,8 @@ def copy_status(copy: dict[str, Any], timezone: dt.tzinfo) -> CopyStatus | None:
         branch=copy.get("branch"),
         location=copy.get("location"),
         call_number=copy.get("call_number"),
+        copy_number=copy.get("copy_number"),
+        volume=copy.get("volume"),
         note=_NOTES.get(copy["status"]),
     )
 

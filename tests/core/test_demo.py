@@ -41,3 +41,13 @@ def test_demo_command_seeds_once_and_prints_the_guide(tmp_path):
     assert "xz-kiosk-1" in first.stdout and "R0003" in first.stdout and "xuzhou: 9 records" in first.stderr
     again = CliRunner().invoke(cli, ["--database", url, "demo", "--no-serve"])
     assert again.exit_code == 0 and "records" not in again.stderr  # already seeded: nothing imported twice
+
+
+def test_availability_carries_each_copys_number(tmp_path):
+    app = App.open(f"sqlite:///{tmp_path / 'demo.db'}", create=True)
+    seed(app)
+    lib = app.library("xuzhou")
+    title_id = lib.item_info("XZ001-2")["title_id"]
+    copies = lib.availability([title_id])[title_id]
+    assert [(c["barcode"], c["copy_number"]) for c in copies] == [("XZ001-1", "1"), ("XZ001-2", "2"), ("XZ001-3", "3")]
+    app.close()
