@@ -21,9 +21,10 @@ import logging
 from sqlalchemy import Engine
 
 from marc.search.availability import HoldingsSource, NoHoldings
-from marc.search.connections import Connections, Exchange, RequestObserver
+from marc.search.connections import Exchange, RequestObserver
 from marc.search.index import SearchIndex, open_index
-from marc.search.offload import BlockingWork, default_threads
+from marc.search.listening import ListeningServer
+from marc.search.offload import default_threads
 from marc.sru import http
 from marc.sru.daia import JSON, daia_document
 from marc.sru.service import SruService, operation_of
@@ -33,7 +34,10 @@ IDLE_TIMEOUT_S = 60.0
 PROTOCOL = "sru"
 
 
-class SruServer:
+class SruServer(ListeningServer):
+    protocol = PROTOCOL
+    stream_limit = http.MAX_HEAD
+
     def __init__(
         self,
         engine: Engine,
@@ -47,33 +51,15 @@ class SruServer:
         threads: int | None = None,
         observer: RequestObserver | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port, default_threads(engine) if threads is None else threads, observer)
         self.database = database
         self.holdings = holdings or NoHoldings()
         self.index = index or open_index(engine, library_id)
         self.service = SruService(self.index, self.holdings, database, title, host, port)
-        self.threads = default_threads(engine) if threads is None else threads
-        self._work = BlockingWork(0, "sru")
-        self.observer = observer
-        self._server: asyncio.base_events.Server | None = None
-        self._connections = Connections(PROTOCOL)
 
     async def start(self) -> None:
-        self._work = BlockingWork(self.threads, "sru")
-        self._connections = Connections(PROTOCOL, self.observer)
-        self._server = await asyncio.start_server(self._connection, self.host, self.port, limit=http.MAX_HEAD)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self.service.port = self.port
-
-    async def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.close()
-        await self._connections.close()
-        await self._server.wait_closed()
-        self._server = None
-        self._work.close()
+        await super().start()
+        self.service.port = self.port  # explain and links name the port actually bound
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = self._connections.opened()

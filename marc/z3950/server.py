@@ -22,9 +22,10 @@ import logging
 from sqlalchemy import Engine
 
 from marc.search.availability import HoldingsSource, NoHoldings
-from marc.search.connections import Connections, Exchange, RequestObserver
+from marc.search.connections import Exchange, RequestObserver
 from marc.search.index import SearchIndex, open_index
-from marc.search.offload import BlockingWork, default_threads
+from marc.search.listening import ListeningServer
+from marc.search.offload import default_threads
 from marc.z3950 import codec
 from marc.z3950.session import Authenticator, Session, close_apdu
 
@@ -34,7 +35,9 @@ IDLE_TIMEOUT_S = 600.0
 PROTOCOL = "z3950"
 
 
-class Z3950Server:
+class Z3950Server(ListeningServer):
+    protocol = PROTOCOL
+
     def __init__(
         self,
         engine: Engine,
@@ -49,33 +52,12 @@ class Z3950Server:
         threads: int | None = None,
         observer: RequestObserver | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port, default_threads(engine) if threads is None else threads, observer)
         self.databases = databases
         self.holdings = holdings or NoHoldings()
         self.index = index or open_index(engine, library_id)
         self.authenticate = authenticate
         self.idle_timeout = idle_timeout
-        self.threads = default_threads(engine) if threads is None else threads
-        self._work = BlockingWork(0, "z3950")
-        self.observer = observer
-        self._server: asyncio.base_events.Server | None = None
-        self._connections = Connections(PROTOCOL)
-
-    async def start(self) -> None:
-        self._work = BlockingWork(self.threads, "z3950")
-        self._connections = Connections(PROTOCOL, self.observer)
-        self._server = await asyncio.start_server(self._connection, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.close()
-        await self._connections.close()
-        await self._server.wait_closed()
-        self._server = None
-        self._work.close()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = self._connections.opened()
