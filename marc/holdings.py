@@ -195,9 +195,7 @@ def _decimal(digits: str, minor_units: int) -> Decimal | None:
     """Read grouping and decimal separators: the last separator is decimal unless 3 digits follow it."""
     digits = re.sub(r"[  ]", "", digits)
     last = max(digits.rfind("."), digits.rfind(","))
-    if last == -1:
-        whole, fraction = digits, ""
-    elif len(digits) - last - 1 == 3 or (minor_units == 0 and digits.count(digits[last]) > 1):
+    if last == -1 or len(digits) - last - 1 == 3 or (minor_units == 0 and digits.count(digits[last]) > 1):
         whole, fraction = digits, ""
     else:
         whole, fraction = digits[:last], digits[last + 1 :]

@@ -34,10 +34,23 @@ from typing import Literal
 
 import pymarc
 
-from ils_bridge.services.catalogue import BibEntry, Catalogue, CatalogueBatch, CatalogueError, Item
+from ils_bridge.services.catalogue import (
+    BibEntry,
+    Catalogue,
+    CatalogueBatch,
+    CatalogueError,
+    Item,
+)
 from marc import holdings, matching
 from marc.holdings import HoldingsMapping
-from marc.reading import Encoding, Format, Parser, ReadResult, UnknownFormat, read_records
+from marc.reading import (
+    Encoding,
+    Format,
+    Parser,
+    ReadResult,
+    UnknownFormat,
+    read_records,
+)
 from marc.validation import Linter
 
 Mode = Literal["add", "replace", "merge_holdings", "skip"]
