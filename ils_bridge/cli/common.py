@@ -158,8 +158,36 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage mistake (missing argument, unknown option, bad value) as one line, like every other error."""
+
+    def show(self, file: Any = None) -> None:
+        hint = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        click.echo(f"error: {self.format_message()}{hint}", err=True)
+
+
+def _one_line(exc: click.UsageError, ctx: click.Context) -> OneLineUsageError:
+    error = OneLineUsageError(exc.format_message(), exc.ctx or ctx)
+    error.exit_code = exc.exit_code
+    return error
+
+
+class Command(click.Command):
+    """A click command whose usage errors are one line on stderr."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except OneLineUsageError:
+            raise
+        except click.UsageError as exc:
+            raise _one_line(exc, ctx) from None
+
+
 class Group(click.Group):
     """A click group whose commands all report errors the same way."""
+
+    command_class = Command
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if cmd.callback is not None and not getattr(cmd.callback, "_errors_handled", False):
@@ -170,3 +198,19 @@ class Group(click.Group):
     def group(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("cls", Group)
         return super().group(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except OneLineUsageError:
+            raise
+        except click.UsageError as exc:
+            raise _one_line(exc, ctx) from None
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except OneLineUsageError:
+            raise
+        except click.UsageError as exc:
+            raise _one_line(exc, ctx) from None

@@ -16,7 +16,7 @@ import platformdirs
 from click.core import ParameterSource
 
 from ils_bridge.app import App
-from ils_bridge.cli.common import CliContext, pass_cli
+from ils_bridge.cli.common import CliContext, Command, pass_cli
 from ils_bridge.cli.serve import serve_until_stopped, sip2
 from ils_bridge.cli.serve_opac import SRU_PORT, Z3950_PORT, OpacSources, sru, z3950
 from ils_bridge.demo import CATALOGUES, DEMO_LOGINS, DEMO_PATRONS, barcodes, seed
@@ -50,7 +50,7 @@ def print_guide(host: str, sip2_port: int, sru_port: int, z3950_port: int) -> No
     click.echo("")
 
 
-@click.command(name="demo")
+@click.command(name="demo", cls=Command)
 @click.option("--fresh", is_flag=True, help="Start again from an empty demo database.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--sip2-port", default=6001, show_default=True, type=click.IntRange(0, 65535))

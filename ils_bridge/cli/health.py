@@ -12,11 +12,11 @@ import sys
 
 import click
 
-from ils_bridge.cli.common import EXIT_UNAVAILABLE, CliContext, pass_cli
+from ils_bridge.cli.common import EXIT_UNAVAILABLE, CliContext, Command, pass_cli
 from ils_bridge.ops.health import check_health
 
 
-@click.command("health")
+@click.command("health", cls=Command)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (same as the global --json).")
 @pass_cli
 def commands(cli: CliContext, as_json: bool) -> None:

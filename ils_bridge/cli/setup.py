@@ -12,6 +12,7 @@ from ils_bridge.cli.common import (
     EXIT_UNAVAILABLE,
     CliContext,
     CliError,
+    Command,
     emit,
     pass_cli,
 )
@@ -20,7 +21,7 @@ from ils_bridge.cli.tables import done
 from policies.loader import load_policy
 
 
-@click.command("init")
+@click.command("init", cls=Command)
 @click.option("--policy", "policy_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A policy file; one library is created from each (repeat the option for several).")
 @click.option("--author", default=None, help="Who applies the first policy version (default: your user name).")
