@@ -15,6 +15,8 @@ import datetime as dt
 import functools
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -166,22 +168,25 @@ class OneLineUsageError(click.UsageError):
         click.echo(f"error: {self.format_message()}{hint}", err=True)
 
 
-def _one_line(exc: click.UsageError, ctx: click.Context) -> OneLineUsageError:
-    error = OneLineUsageError(exc.format_message(), exc.ctx or ctx)
-    error.exit_code = exc.exit_code
-    return error
+@contextmanager
+def _usage_errors_on_one_line(ctx: click.Context) -> Iterator[None]:
+    """Re-raise click's own usage errors as OneLineUsageError (same message and exit code)."""
+    try:
+        yield
+    except OneLineUsageError:
+        raise
+    except click.UsageError as exc:
+        error = OneLineUsageError(exc.format_message(), exc.ctx or ctx)
+        error.exit_code = exc.exit_code
+        raise error from None
 
 
 class Command(click.Command):
     """A click command whose usage errors are one line on stderr."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
+        with _usage_errors_on_one_line(ctx):
             return super().parse_args(ctx, args)
-        except OneLineUsageError:
-            raise
-        except click.UsageError as exc:
-            raise _one_line(exc, ctx) from None
 
 
 class Group(click.Group):
@@ -200,17 +205,9 @@ class Group(click.Group):
         return super().group(*args, **kwargs)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
+        with _usage_errors_on_one_line(ctx):
             return super().parse_args(ctx, args)
-        except OneLineUsageError:
-            raise
-        except click.UsageError as exc:
-            raise _one_line(exc, ctx) from None
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
-        try:
+        with _usage_errors_on_one_line(ctx):
             return super().resolve_command(ctx, args)
-        except OneLineUsageError:
-            raise
-        except click.UsageError as exc:
-            raise _one_line(exc, ctx) from None
