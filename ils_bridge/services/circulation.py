@@ -175,6 +175,8 @@ def _locked_loan(ctx: Ctx, item: str) -> tuple[Row, Row | None]:
     for _ in range(5):
         peek = find_item(ctx, item)
         loan = active_loan_of_item(ctx, peek.id)
+        if not ctx.lock_rows:  # SQLite: the transaction already holds the database's write lock
+            return peek, loan
         if loan is not None:
             find_patron_by_id_locked(ctx, loan.patron_id)
         row = find_item(ctx, item, lock=True)
