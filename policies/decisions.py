@@ -17,6 +17,7 @@ from ils_bridge.calendar import LibraryCalendar
 from ils_bridge.money import round_to
 from ils_bridge.reasons import Reason
 from policies import model as m
+from policies.matcher import MEMO_SIZE
 
 Facts = Mapping[str, Any]
 
@@ -100,12 +101,16 @@ def fine_terms(fine: m.FineRule | None) -> dict[str, Any] | None:
     """The overdue-fine schedule a loan keeps (amounts as strings, exactly)."""
     if fine is None:
         return None
-    return {
-        "rule": fine.id,
-        "per_day": None if fine.per_day is None else str(fine.per_day),
-        "flat": None if fine.flat is None else str(fine.flat),
-        "cap": None if fine.cap is None else str(fine.cap),
-    }
+    terms = fine.__dict__.get("_terms")
+    if terms is None:
+        terms = {
+            "rule": fine.id,
+            "per_day": None if fine.per_day is None else str(fine.per_day),
+            "flat": None if fine.flat is None else str(fine.flat),
+            "cap": None if fine.cap is None else str(fine.cap),
+        }
+        object.__setattr__(fine, "_terms", terms)  # frozen dataclass: a cache beside its fields
+    return dict(terms)
 
 
 # ---------------------------------------------------------------- checkout
@@ -125,7 +130,7 @@ def decide_checkout(
     if (item.get("copies") or 0) < rule.min_copies:
         return decision.refuse(Reason.SINGLE_COPY_TITLE, Step(
             "loan", rule.id, "refuse", f"the title has {item.get('copies')} copies; at least {rule.min_copies} needed to lend"))
-    decision.steps.append(Step("loan", rule.id, "apply", f"{rule.when.describe()}: {rule.period_days} days, {rule.renewals} renewal(s)"))
+    decision.steps.append(_applied_step(rule))
     if not _within_limits(policy, account, item, price, decision):
         return decision
     if not _deposit_covers(policy, account, facts, decision):
@@ -134,6 +139,15 @@ def decide_checkout(
     decision.due = due_date(policy, calendar, today, rule.period_days)
     decision.terms = loan_terms(rule, policy.fines.rules.first(facts))
     return decision
+
+
+def _applied_step(rule: m.LoanRule) -> Step:
+    """The step a loan rule adds when it applies; the same for every decision, so kept on the rule."""
+    step = rule.__dict__.get("_applied_step")
+    if step is None:
+        step = Step("loan", rule.id, "apply", f"{rule.when.describe()}: {rule.period_days} days, {rule.renewals} renewal(s)")
+        object.__setattr__(rule, "_applied_step", step)  # frozen dataclass: a cache beside its fields
+    return step
 
 
 def offline_loan(policy: m.Policy, calendar: LibraryCalendar, facts: Facts, today: dt.date) -> Decision:
@@ -167,7 +181,39 @@ def _account_may_borrow(policy: m.Policy, account: Account, decision: Decision) 
 
 
 def applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
-    """For each kind of count (all loans, SS books, ...), the limit that applies to this patron."""
+    """For each kind of count (all loans, SS books, ...), the limit that applies to this patron.
+
+    Memoised per policy object by the patron facts the limits look at (policies never change once loaded).
+    """
+    memo = _limit_memo(policy)
+    try:
+        key = tuple([(v, v.__class__) for v in map(patron.get, memo.keys)])
+        return memo.chosen[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable fact: decide without remembering
+        return _applicable_limits(policy, patron)
+    if len(memo.chosen) >= MEMO_SIZE:
+        memo.chosen.clear()
+    limits = memo.chosen[key] = _applicable_limits(policy, patron)
+    return limits
+
+
+@dataclass
+class _LimitMemo:
+    keys: tuple[str, ...]
+    chosen: dict[tuple, list[m.LimitRule]] = field(default_factory=dict)
+
+
+def _limit_memo(policy: m.Policy) -> _LimitMemo:
+    memo = policy.__dict__.get("_limit_memo")
+    if memo is None:
+        memo = _LimitMemo(tuple(sorted({c.key for limit in policy.limits for c in limit.when.items})))
+        object.__setattr__(policy, "_limit_memo", memo)  # frozen dataclass: a cache beside its fields
+    return memo
+
+
+def _applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
     best: dict[str, m.LimitRule] = {}
     for limit in policy.limits:
         if limit.when.holds(patron):
@@ -225,26 +271,36 @@ def decide_renewal(policy: m.Policy, calendar: LibraryCalendar, loan: RenewalFac
     """Renewal by the loan's own terms (fixed at checkout), on today's calendar."""
     terms = loan.terms
     decision = Decision(ok=True, rule=loan.rule)
-    blocks = terms["renew_refused_if"]
-    overdue = today > loan.due
-    checks = [
-        ("overdue" in blocks and overdue, Reason.OVERDUE_ITEM, f"the item was due {loan.due}"),
-        (terms["renew_before_due_only"] and overdue, Reason.RENEWAL_TOO_LATE, f"the item was due {loan.due}"),
-        (loan.renewals_done >= terms["renewals"], Reason.RENEWAL_LIMIT, f"{loan.renewals_done} of {terms['renewals']} renewals used"),
-        ("on_hold" in blocks and loan.on_hold, Reason.ITEM_ON_HOLD, "another patron has a hold on it"),
-        ("recalled" in blocks and loan.recalled, Reason.ITEM_ON_HOLD, "the item has been recalled"),
-        ("fines_owed" in blocks and loan.fines_owed > 0, Reason.FINES_OWED, f"{loan.fines_owed} owed"),
-        ("card_expired" in blocks and loan.card_expired, Reason.CARD_EXPIRED, "the card has expired"),
-    ]
     rule_id = loan.rule.split(":", 1)[-1]
-    for failed, reason, detail in checks:
-        if failed:
-            return decision.refuse(reason, Step("loan", rule_id, "refuse", detail))
+    refusal = _renewal_refusal(terms, loan, today > loan.due)
+    if refusal is not None:
+        reason, detail = refusal
+        return decision.refuse(reason, Step("loan", rule_id, "refuse", detail))
     start = today if terms["renew_from"] == "renewal_day" else loan.due
     decision.due = due_date(policy, calendar, start, terms["period_days"])
     decision.steps.append(Step("loan", rule_id, "apply", f"renewal {loan.renewals_done + 1} of {terms['renewals']}, "
                                f"{terms['period_days']} days from {start}"))
     return decision
+
+
+def _renewal_refusal(terms: Mapping[str, Any], loan: RenewalFacts, overdue: bool) -> tuple[Reason, str] | None:
+    """The first check a renewal fails, in this order, with its explanation; None if it passes them all."""
+    blocks = terms["renew_refused_if"]
+    if "overdue" in blocks and overdue:
+        return Reason.OVERDUE_ITEM, f"the item was due {loan.due}"
+    if terms["renew_before_due_only"] and overdue:
+        return Reason.RENEWAL_TOO_LATE, f"the item was due {loan.due}"
+    if loan.renewals_done >= terms["renewals"]:
+        return Reason.RENEWAL_LIMIT, f"{loan.renewals_done} of {terms['renewals']} renewals used"
+    if "on_hold" in blocks and loan.on_hold:
+        return Reason.ITEM_ON_HOLD, "another patron has a hold on it"
+    if "recalled" in blocks and loan.recalled:
+        return Reason.ITEM_ON_HOLD, "the item has been recalled"
+    if "fines_owed" in blocks and loan.fines_owed > 0:
+        return Reason.FINES_OWED, f"{loan.fines_owed} owed"
+    if "card_expired" in blocks and loan.card_expired:
+        return Reason.CARD_EXPIRED, "the card has expired"
+    return None
 
 
 # ---------------------------------------------------------------- holds

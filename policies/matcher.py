@@ -33,6 +33,8 @@ class Rule:
 
 R = TypeVar("R", bound=Rule)
 
+MEMO_SIZE = 4096  # distinct fact combinations remembered per rule set
+
 
 @dataclass(frozen=True)
 class Match(Generic[R]):
@@ -47,6 +49,9 @@ class RuleSet(Generic[R]):
 
     def __init__(self, rules: Sequence[R]):
         self.rules: tuple[R, ...] = tuple(sorted(rules, key=lambda r: r.rank, reverse=True))
+        # The facts the rules look at: ``first`` depends on nothing else, so its answer is memoised by them.
+        self._keys: tuple[str, ...] = tuple(sorted({c.key for r in self.rules for c in r.when.items}))
+        self._chosen: dict[tuple, R | None] = {}
 
     def __iter__(self):
         return iter(self.rules)
@@ -55,7 +60,21 @@ class RuleSet(Generic[R]):
         return len(self.rules)
 
     def first(self, facts: Facts) -> R | None:
-        """The winning rule, or None if no rule applies (the fast path)."""
+        """The winning rule, or None if no rule applies (the fast path, memoised by the facts the rules read)."""
+        get = facts.get
+        key = tuple([(v, v.__class__) for v in map(get, self._keys)])  # 1 and True are different facts
+        try:
+            return self._chosen[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable fact: decide without remembering
+            return self._search(facts)
+        if len(self._chosen) >= MEMO_SIZE:
+            self._chosen.clear()
+        rule = self._chosen[key] = self._search(facts)
+        return rule
+
+    def _search(self, facts: Facts) -> R | None:
         for rule in self.rules:
             if rule.when.holds(facts):
                 return rule

@@ -1,35 +1,26 @@
-"""Replay a scenario of library events against a policy, in a fresh in-memory library.
+"""The SQL replay engine: every event through the real service facade, on an in-memory SQLite database.
 
-This is how librarians try a policy change before applying it.  Events go
-through the same services as real transactions (on an in-memory SQLite
-database with a clock set to each event's time), so what a simulation says
-is what the desk and the kiosks will do.  The format is documented in
-docs/simulation.md; one JSON object per line in, one per line out.
+What a simulation says here is what the desk and the kiosks do: events go
+through the same services as real transactions, with a clock set to each
+event's time.  It replays every op; ``memory.py`` is the fast engine for the
+ops it mirrors (see ``ils_bridge/simulation/__init__.py`` for the choice).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from decimal import Decimal
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import func, select
 
 from ils_bridge.app import App, Library
 from ils_bridge.clock import SettableClock
-from ils_bridge.money import from_minor
 from ils_bridge.outcome import Fee, Outcome
 from ils_bridge.reasons import Reason
-from ils_bridge.storage import schema as s
-
-FAR_FUTURE = dt.date(2099, 12, 31)
-
-
-class EventError(ValueError):
-    """An event line that cannot be replayed as written."""
+from ils_bridge.simulation.events import FAR_FUTURE, EventError, instant, output, unknown_op
+from ils_bridge.simulation.events import date as _date
+from ils_bridge.simulation.events import decimal as _decimal
+from ils_bridge.simulation.events import req as _req
 
 
 @dataclass
@@ -144,101 +135,10 @@ class Simulation:
     def apply(self, event: dict[str, Any]) -> dict[str, Any]:
         op = event.get("op")
         if op not in self.ops:
-            raise EventError(f"unknown op {op!r} (known: {', '.join(self.ops)})")
-        at = _instant(event.get("at"))
+            raise unknown_op(op)
+        at = instant(event.get("at"))
         self.clock.set(at)
         outcome = self.ops[op](event)
         due = outcome.due.astimezone(self.zone).date().isoformat() if outcome.due else None
-        return {"op": op, "ok": outcome.ok, "reason": outcome.reason.value if outcome.reason else None, "due": due,
-                "fees": [f.to_json() for f in outcome.fees], "rule": outcome.rule}
-
-
-def simulate(policy_text: str, lines: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """One result per input line; a line that cannot be read gets an `invalid_event` result, and replay goes on."""
-    sim = Simulation(policy_text)
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-            if not isinstance(event, dict):
-                raise EventError("each line must be a JSON object")
-            yield sim.apply(event)
-        except (json.JSONDecodeError, EventError, KeyError, ValueError, TypeError) as exc:
-            yield {"op": None, "ok": False, "reason": "invalid_event", "due": None, "fees": [], "rule": None,
-                   "message": f"line {number}: {exc}"}
-
-
-REPLAYED_OPS = ("checkout", "checkin", "renew")
-
-
-def scenario_from_library(lib: Library, since: dt.datetime) -> list[str]:
-    """The library's own checkouts, checkins and renewals since ``since``, as scenario lines.
-
-    Set-up lines describe the patrons and items involved as they are now (type,
-    group, current package and deposit; item attributes and copy counts).  Loans
-    made before ``since`` are not in the scenario, so their returns replay as
-    refusals under both policies alike; compare runs, not single outcomes.
-    """
-    def work(conn: Any) -> list[str]:
-        t, p, i = s.transactions, s.patrons, s.items
-        rows = conn.execute(
-            select(t.c.at, t.c.op, p.c.number, i.c.barcode)
-            .outerjoin(p, p.c.id == t.c.patron_id).outerjoin(i, i.c.id == t.c.item_id)
-            .where(t.c.library_id == lib.record.id, t.c.at >= since, t.c.op.in_(REPLAYED_OPS))
-            .order_by(t.c.at, t.c.id)).all()
-        patrons = sorted({r.number for r in rows if r.number})
-        items = sorted({r.barcode for r in rows if r.barcode})
-        start = since.isoformat()
-        lines = [_patron_line(lib, number, start) for number in patrons]
-        lines += [_item_line(conn, lib, barcode, start) for barcode in items]
-        for row in rows:
-            event: dict[str, Any] = {"op": row.op, "at": row.at.isoformat(), "item": row.barcode}
-            if row.op != "checkin":
-                event["patron"] = row.number
-            lines.append(json.dumps(event, ensure_ascii=False))
-        return lines
-
-    return lib.app.db.read(work)
-
-
-def _patron_line(lib: Library, number: str, at: str) -> str:
-    account = lib.patron_account(number)
-    event = {"op": "patron", "at": at, "id": number, "type": account["patron_type"], "group": account["patron_group"],
-             "package": account["package"], "deposit": str(account["deposit"]) if account["deposit"] > 0 else None,
-             "card_kind": account["card"]["kind"] if account["card"] else None}
-    return json.dumps({k: v for k, v in event.items() if v is not None}, ensure_ascii=False)
-
-
-def _item_line(conn: Any, lib: Library, barcode: str, at: str) -> str:
-    item = conn.execute(select(s.items).where(s.items.c.library_id == lib.record.id, s.items.c.barcode == barcode)).one()
-    copies = conn.execute(select(func.count()).select_from(s.items).where(
-        s.items.c.bib_id == item.bib_id, s.items.c.status.not_in(("withdrawn", "lost")))).scalar_one()
-    event = {"op": "item", "at": at, "barcode": barcode, "title": str(item.bib_id), "material": item.material,
-             "collection": item.collection, "language": item.language, "classification": item.classification,
-             "pub_year": item.pub_year, "closed_stack": item.closed_stack or None, "copies": copies,
-             "price": str(from_minor(item.price_minor, lib.record.currency)) if item.price_minor is not None else None}
-    return json.dumps({k: v for k, v in event.items() if v is not None}, ensure_ascii=False)
-
-
-def _req(event: dict[str, Any], key: str) -> Any:
-    if event.get(key) in (None, ""):
-        raise EventError(f"{event.get('op')} needs {key!r}")
-    return event[key]
-
-
-def _instant(value: Any) -> dt.datetime:
-    if not isinstance(value, str):
-        raise EventError("every event needs 'at': an ISO 8601 time with its offset")
-    instant = dt.datetime.fromisoformat(value)
-    if instant.tzinfo is None:
-        raise EventError(f"'at' {value!r} has no offset")
-    return instant
-
-
-def _date(value: Any) -> dt.date | None:
-    return None if value in (None, "") else dt.date.fromisoformat(str(value))
-
-
-def _decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+        return output(op, outcome.ok, outcome.reason.value if outcome.reason else None, due,
+                      [f.to_json() for f in outcome.fees], outcome.rule)

@@ -1,0 +1,465 @@
+"""The memory replay engine: the library in plain Python objects, decided by the same policy functions.
+
+It mirrors, step for step and in the same order, what the services check
+and write for the ops in ``MEMORY_OPS`` (ils_bridge/services/circulation.py,
+ledger.py, patrons.py, cards.py, items.py, jobs.py), and asks the same
+``policies.decisions`` functions.  A scenario it cannot mirror faithfully
+goes to the SQL engine as a whole (``replayable_in_memory``), never partly.
+The differential test (tests/core/test_simulation_engines.py) holds the two
+engines to identical output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+from zoneinfo import ZoneInfo
+
+from ils_bridge.calendar import Closure
+from ils_bridge.money import from_minor, parse_amount, round_to, to_minor
+from ils_bridge.outcome import Refusal
+from ils_bridge.reasons import Reason
+from ils_bridge.simulation.events import FAR_FUTURE, OPS, EventError, date, instant, output, req, unknown_op
+from ils_bridge.simulation.state import Card, Charge, Item, Loan, Patron, RememberingCalendar
+from policies.decisions import (
+    Account,
+    CurrentLoan,
+    RenewalFacts,
+    classify,
+    decide_checkout,
+    decide_renewal,
+    deposit_deduction,
+    overdue_days,
+    overdue_fine,
+)
+from policies.loader import load_policy
+
+MEMORY_OPS = frozenset(("patron", "item", "closed", "checkout", "checkin", "renew", "pay", "tick"))
+ITEM_ATTRIBUTES = ("collection", "language", "classification", "pub_year", "closed_stack", "branch", "location",
+                   "volumes_in_set", "set_price", "replacement_value", "important_work")
+FACT_ATTRIBUTES = ("collection", "language", "classification", "branch", "location", "pub_year")
+UNAVAILABLE_STATUSES = ("lost", "missing", "withdrawn", "in_transit")
+CLOSURE_KINDS = ("holiday", "vacation", "closed")
+
+TEXT_FIELDS = frozenset(("id", "type", "group", "field", "name", "card", "card_kind", "card_expires", "package", "barcode",
+                         "material", "title_name", "collection", "language", "classification", "branch", "location",
+                         "currency", "patron", "item", "date", "from", "to", "kind"))
+INT_FIELDS = frozenset(("pub_year", "volumes_in_set", "copies"))
+BOOL_FIELDS = frozenset(("closed_stack", "important_work", "renew_if_own"))
+NOT_TEXT_FIELDS = INT_FIELDS | BOOL_FIELDS
+KNOWN_OPS = frozenset(OPS)
+
+
+def replayable_in_memory(events: Iterable[Any]) -> bool:
+    """Whether the memory engine mirrors every event of this scenario exactly.
+
+    It does for the ops in ``MEMORY_OPS`` written plainly: no null fields,
+    text without surrounding blanks, whole numbers and booleans where the
+    format has them, ``pay`` without a named ``fee`` (ledger entry ids are
+    the database's), and patron numbers and card numbers that are all
+    distinct (so every identifier names one patron).  Lines that are not
+    JSON objects, and unknown ops, are refused alike by both engines.
+    """
+    identifiers: set[str] = set()
+    for event in events:
+        if event.__class__ is not dict:
+            continue
+        op = event.get("op")
+        if op.__class__ is not str or op not in KNOWN_OPS:
+            continue
+        if op not in MEMORY_OPS or (op == "pay" and "fee" in event):
+            return False
+        for key, value in event.items():
+            if value.__class__ is str:
+                if value != value.strip() or not value or key in NOT_TEXT_FIELDS:
+                    return False
+            elif not _plain(key, value):
+                return False
+        if op == "patron" and "id" in event:
+            names = {event["id"], event.get("card", event["id"])}
+            if names & identifiers:
+                return False
+            identifiers |= names
+    return True
+
+
+def _plain(key: str, value: Any) -> bool:
+    """Whether a field that is not a plain string is written as the memory engine reads it."""
+    if value is None:
+        return False
+    if key in TEXT_FIELDS:
+        return isinstance(value, str)
+    if key in INT_FIELDS:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if key in BOOL_FIELDS:
+        return isinstance(value, bool)
+    if key == "title":
+        return isinstance(value, (str, int)) and not isinstance(value, bool)
+    return True
+
+
+class MemorySimulation:
+    """Replays events of ``MEMORY_OPS`` against the policy, keeping the library in memory."""
+
+    engine = "memory"
+
+    def __init__(self, policy_text: str):
+        self.policy = load_policy(policy_text, "<policy>")
+        info = self.policy.library
+        self.currency = info.currency
+        self.zone = ZoneInfo(info.timezone)
+        self.calendar = RememberingCalendar(info.timezone, self.policy.calendar.weekly_closed, [*self.policy.calendar.closures])
+        self.patrons: dict[str, Patron] = {}
+        self.cards: dict[str, tuple[Patron, Card]] = {}
+        self.items: dict[str, Item] = {}
+        self.titles: dict[str, int] = {}
+        self.copies: dict[str, int] = {}  # copies the scenario asked for, per title key (as the SQL engine counts them)
+        self.live_copies: dict[int, int] = {}  # items the library holds, per title
+        self.loans: dict[int, Loan] = {}  # active loans, oldest first (as the jobs walk them)
+        self.loans_made = 0
+        self.entries = 0  # ledger entries written: orders charges made at the same instant
+        self.now = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+        self.today = self.now.date()
+        self.ops: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "patron": self._patron, "item": self._item, "closed": self._closed, "checkout": self._checkout,
+            "checkin": self._checkin, "renew": self._renew, "pay": self._pay, "tick": self._tick,
+        }
+        self.known = dict.fromkeys(OPS)
+        self.moments: dict[str, tuple[dt.datetime, dt.date]] = {}
+        self.amounts: dict[int, Decimal] = {}
+
+    def apply(self, event: dict[str, Any]) -> dict[str, Any]:
+        op = event.get("op")
+        if op not in self.known:
+            raise unknown_op(op)
+        self.now, self.today = self.moment(event.get("at"))
+        try:
+            return self.ops[op](event)
+        except Refusal as refusal:
+            return output(op, False, refusal.reason.value, None, [], refusal.rule)
+
+    def moment(self, at: Any) -> tuple[dt.datetime, dt.date]:
+        """The event's instant and local day; scenarios repeat times, so both are remembered by the text."""
+        try:
+            return self.moments[at]
+        except (KeyError, TypeError):
+            pass
+        now = instant(at)
+        if len(self.moments) >= 65536:
+            self.moments.clear()
+        self.moments[at] = now, now.astimezone(self.zone).date()
+        return self.moments[at]
+
+    # -- money ------------------------------------------------------------
+    def amount(self, value: object, currency_code: str | None = None, *, allow_zero: bool = False) -> Decimal:
+        if currency_code is not None and currency_code.upper() != self.currency.code:
+            raise Refusal(Reason.WRONG_CURRENCY)
+        try:
+            return parse_amount(value, self.currency, allow_zero=allow_zero)
+        except ValueError as exc:
+            raise Refusal(Reason.INVALID_AMOUNT, str(exc)) from None
+
+    def money(self, minor: int) -> Decimal:
+        amount = self.amounts.get(minor)
+        if amount is None:
+            if len(self.amounts) >= 65536:
+                self.amounts.clear()
+            amount = self.amounts[minor] = from_minor(minor, self.currency)
+        return amount
+
+    def fee(self, fee_type: str, amount: Decimal) -> dict[str, str]:
+        return {"type": fee_type, "amount": str(amount), "currency": self.currency.code}
+
+    def sell(self, fee_type: str, amount: Decimal, fees: list[dict[str, str]]) -> None:
+        """A fee charged and paid at once: two ledger entries, nothing left owed."""
+        if amount > 0:
+            self.entries += 2
+            fees.append(self.fee(fee_type, round_to(amount, self.currency)))
+
+    # -- lookups ------------------------------------------------------------
+    def find_patron(self, identifier: str) -> tuple[Patron, Card | None]:
+        identifier = (identifier or "").strip()
+        if not identifier:
+            raise Refusal(Reason.UNKNOWN_PATRON)
+        by_card = self.cards.get(identifier)
+        if by_card is not None:
+            return by_card
+        patron = self.patrons.get(identifier)
+        if patron is None:
+            raise Refusal(Reason.UNKNOWN_PATRON)
+        return patron, patron.card
+
+    def find_item(self, barcode: str) -> Item:
+        item = self.items.get((barcode or "").strip())
+        if item is None:
+            raise Refusal(Reason.UNKNOWN_ITEM)
+        return item
+
+    def standing(self, patron: Patron, card: Card | None) -> Reason | None:
+        """Why the patron may not transact today (lookup.patron_standing_refusal, for the states kept here)."""
+        if patron.status == "pending":
+            return Reason.PATRON_PENDING
+        if card is None:
+            return Reason.NO_CARD
+        if card.valid_until is not None and card.valid_until < self.today:
+            return Reason.CARD_EXPIRED
+        return None
+
+    def patron_facts(self, patron: Patron, card: Card | None) -> dict[str, Any]:
+        package = patron.package if patron.package_until is not None and patron.package_until >= self.today else None
+        return {"patron_type": patron.patron_type, "patron_group": patron.patron_group, "package": package,
+                "card_kind": card.kind if card is not None else None}
+
+    def item_facts(self, item: Item) -> dict[str, Any]:
+        copies = self.live_copies[item.title]
+        if item.facts_for is None or item.facts_for[0] != copies:
+            item.facts_for = (copies, classify(self.policy, {**item.attributes, "copies": copies}))
+        return item.facts_for[1]
+
+    def loan_facts(self, item: Item) -> dict[str, Any]:
+        if item.loan_facts is None:
+            item.loan_facts = classify(self.policy, item.attributes)
+        return item.loan_facts
+
+    # -- set-up ---------------------------------------------------------------
+    def _patron(self, event: dict[str, Any]) -> dict[str, Any]:
+        number = req(event, "id")
+        name, patron_type = event.get("name", number), req(event, "type")
+        group = event.get("group")
+        if not number.strip() or not name.strip():
+            raise Refusal(Reason.INVALID_REQUEST)
+        for vocabulary, value in (("patron_types", patron_type), ("patron_groups", group)):
+            allowed = self.policy.vocabulary.get(vocabulary)
+            if value is not None and allowed is not None and value not in allowed:
+                raise Refusal(Reason.INVALID_REQUEST)
+        if number in self.patrons:
+            raise Refusal(Reason.DUPLICATE)
+        pending = self.policy.registration_approval
+        patron = Patron(number, patron_type, group, "active")  # approved at once when the policy wants approval
+        self.patrons[number] = patron
+        rule = "registration:approval_required" if pending else "registration:open"
+        fees: list[dict[str, str]] = []
+        try:
+            self._issue_card(number, event.get("card", number), event.get("card_kind"), event.get("card_expires"), fees)
+            if event.get("package"):
+                self._buy_package(number, event["package"], fees)
+            if event.get("deposit"):
+                self._take_deposit(number, str(event["deposit"]))
+        except Refusal as refusal:
+            return output("patron", False, refusal.reason.value, None, [], refusal.rule)
+        return output("patron", True, None, None, fees, rule)
+
+    def _issue_card(self, patron_number: str, number: str, kind: str | None, expires: Any, fees: list[dict[str, str]]) -> None:
+        kinds = self.policy.cards.kinds
+        valid_until = date(expires)
+        if valid_until is None:
+            chosen = kinds.get(kind) if kind else next(iter(kinds.values()), None)
+            valid_until = FAR_FUTURE if chosen is not None and chosen.validity_days is None else None
+        patron, _ = self.find_patron(patron_number)
+        card_kind = kinds[kind] if kind in kinds else (next(iter(kinds.values())) if kind is None else None)
+        if card_kind is None:
+            raise Refusal(Reason.INVALID_REQUEST)
+        number = (number or "").strip()
+        if not number:
+            raise Refusal(Reason.INVALID_REQUEST)
+        if number in self.cards:
+            raise Refusal(Reason.DUPLICATE)
+        if valid_until is not None:
+            if valid_until < self.today:
+                raise Refusal(Reason.INVALID_REQUEST)
+        elif card_kind.validity_days is None:
+            raise Refusal(Reason.INVALID_REQUEST)
+        else:
+            valid_until = self.today + dt.timedelta(days=card_kind.validity_days)
+        card = Card(number, card_kind.kind, valid_until)
+        patron.card = card
+        self.cards[number] = (patron, card)
+        self.sell("card", card_kind.fee, fees)
+
+    def _buy_package(self, patron_number: str, code: str, fees: list[dict[str, str]]) -> None:
+        package = self.policy.packages.get(code)
+        if package is None:
+            raise Refusal(Reason.INVALID_REQUEST)
+        patron, _ = self.find_patron(patron_number)
+        patron.package, patron.package_until = code, self.today + dt.timedelta(days=package.valid_days)
+        self.sell("package", package.price, fees)
+
+    def _take_deposit(self, patron_number: str, amount: str) -> None:
+        patron, _ = self.find_patron(patron_number)
+        minor = to_minor(self.amount(amount), self.currency)
+        self.entries += 1
+        patron.deposit += minor
+        patron.deposit_taken += minor
+
+    def _item(self, event: dict[str, Any]) -> dict[str, Any]:
+        barcode = req(event, "barcode")
+        key = str(event.get("title", barcode))
+        if key not in self.titles:
+            if not str(event.get("title_name", key)).strip():
+                raise KeyError("title_id")  # as the SQL engine: the refused title has no id
+            self.titles[key] = len(self.titles) + 1
+            self.live_copies[self.titles[key]] = 0
+        title = self.titles[key]
+        material = req(event, "material")
+        attributes = {k: event[k] for k in ITEM_ATTRIBUTES if k in event}
+        self._add_item(barcode, title, material, event.get("price"), event.get("currency"), attributes)
+        self.copies[key] = self.copies.get(key, 0) + 1
+        wanted = int(event.get("copies", 1))
+        while self.copies[key] < wanted:  # the title's other copies, so copy-count rules see them
+            self.copies[key] += 1
+            try:
+                self._add_item(f"{barcode}#copy{self.copies[key]}", title, material, event.get("price"),
+                               event.get("currency"), attributes)
+            except Refusal:
+                pass
+        return output("item", True, None, None, [], "items:add")
+
+    def _add_item(self, barcode: str, title: int, material: str, price: Any, currency: str | None,
+                  attributes: dict[str, Any]) -> None:
+        if material not in self.policy.vocabulary.get("materials", ()):
+            raise Refusal(Reason.INVALID_REQUEST)
+        if barcode in self.items:
+            raise Refusal(Reason.DUPLICATE)
+        for name in ("set_price", "replacement_value"):
+            if attributes.get(name) is not None:
+                self.amount(attributes[name], currency)
+        value = self.money(to_minor(self.amount(price, currency, allow_zero=True), self.currency)) if price is not None else None
+        facts = {"material": material, **{k: attributes.get(k) for k in FACT_ATTRIBUTES},
+                 "closed_stack": attributes.get("closed_stack", False)}
+        self.items[barcode] = Item(barcode, title, facts, value)
+        self.live_copies[title] += 1
+
+    def _closed(self, event: dict[str, Any]) -> dict[str, Any]:
+        start = date(event.get("from") or event.get("date"))
+        if start is None:
+            raise EventError("a closed event needs date (or from/to)")
+        end = date(event.get("to")) or start
+        kind, name = event.get("kind", "closed"), event.get("name", "")
+        if kind not in CLOSURE_KINDS or end < start:
+            raise Refusal(Reason.INVALID_REQUEST)
+        self.calendar.add_closure(Closure(start, end, kind, name))
+        return output("closed", True, None, None, [], "calendar:closure")
+
+    # -- circulation ------------------------------------------------------------
+    def _checkout(self, event: dict[str, Any]) -> dict[str, Any]:
+        patron_id, barcode = req(event, "patron"), req(event, "item")
+        renew_if_own = bool(event.get("renew_if_own"))
+        patron, card = self.find_patron(patron_id)
+        standing = self.standing(patron, card)
+        if standing is not None:
+            raise Refusal(standing)
+        item = self.find_item(barcode)
+        current = item.loan
+        if current is not None:
+            if current.patron is patron and renew_if_own:
+                return self._renew_loan("checkout", patron, card, current)
+            raise Refusal(Reason.ITEM_CHECKED_OUT)
+        if item.status in UNAVAILABLE_STATUSES:
+            raise Refusal(Reason.ITEM_UNAVAILABLE)
+        decision = decide_checkout(self.policy, self.calendar, self.account(patron, card), self.item_facts(item),
+                                   item.price, self.today)
+        if not decision.ok:
+            raise Refusal(decision.reason, None, decision.rule)
+        self.loans_made += 1
+        loan = Loan(self.loans_made, patron, item, decision.due, decision.rule, decision.terms)
+        self.loans[loan.id] = patron.loans[loan.id] = loan
+        item.status, item.loan = "checked_out", loan
+        item.times_loaned += 1
+        return output("checkout", True, None, decision.due.isoformat(), [], decision.rule)
+
+    def account(self, patron: Patron, card: Card | None) -> Account:
+        today = self.today
+        loans = patron.loans.values()
+        return Account(
+            patron=self.patron_facts(patron, card),
+            loans=[CurrentLoan(self.loan_facts(loan.item), loan.item.price) for loan in loans],
+            fines_owed=self.money(patron.fees),
+            overdue_items=sum(1 for loan in loans if loan.due < today),
+            deposit=self.money(patron.deposit),
+        )
+
+    def _renew(self, event: dict[str, Any]) -> dict[str, Any]:
+        patron_id, barcode = req(event, "patron"), req(event, "item")
+        patron, card = self.find_patron(patron_id)
+        item = self.find_item(barcode)
+        loan = item.loan
+        if loan is None or loan.patron is not patron:
+            raise Refusal(Reason.ITEM_NOT_CHECKED_OUT)
+        return self._renew_loan("renew", patron, card, loan)
+
+    def _renew_loan(self, op: str, patron: Patron, card: Card | None, loan: Loan) -> dict[str, Any]:
+        standing = self.standing(patron, card)
+        if standing is not None and standing != Reason.CARD_EXPIRED:
+            raise Refusal(standing)
+        facts = RenewalFacts(terms=loan.terms, rule=loan.rule_id, renewals_done=loan.renewals, due=loan.due, on_hold=False,
+                             fines_owed=self.money(patron.fees), card_expired=standing is not None, recalled=False)
+        decision = decide_renewal(self.policy, self.calendar, facts, self.today)
+        if not decision.ok:
+            raise Refusal(decision.reason, None, decision.rule)
+        loan.due = decision.due
+        loan.renewals += 1
+        return output(op, True, None, decision.due.isoformat(), [], loan.rule_id)
+
+    def _checkin(self, event: dict[str, Any]) -> dict[str, Any]:
+        item = self.find_item(req(event, "item"))
+        loan = item.loan
+        if loan is None:
+            raise Refusal(Reason.ITEM_NOT_CHECKED_OUT)
+        fine = overdue_fine(self.policy, self.calendar, loan.terms, loan.due, self.today)
+        fees = []
+        if fine.amount:
+            amount = round_to(fine.amount, self.currency)
+            self.charge(loan.patron, "overdue", amount)
+            fees.append(self.fee("overdue", amount))
+        del self.loans[loan.id], loan.patron.loans[loan.id]
+        item.loan, item.status = None, "available"
+        return output("checkin", True, None, None, fees, fine.rule or loan.rule_id)
+
+    def charge(self, patron: Patron, fee_type: str, amount: Decimal) -> None:
+        minor = to_minor(amount, self.currency)
+        self.entries += 1
+        patron.fees += minor
+        patron.add_charge(Charge(self.now, self.entries, fee_type, minor))
+
+    # -- money ------------------------------------------------------------------
+    def _pay(self, event: dict[str, Any]) -> dict[str, Any]:
+        patron_id, amount = req(event, "patron"), req(event, "amount")
+        patron, _ = self.find_patron(patron_id)
+        left = to_minor(self.amount(amount, event.get("currency")), self.currency)
+        owed = sum(c.outstanding for c in patron.charges)
+        if owed == 0:
+            raise Refusal(Reason.NOTHING_OWED)
+        if left > owed:
+            raise Refusal(Reason.OVERPAYMENT)
+        for charge in patron.charges:
+            if left == 0:
+                break
+            part = min(left, charge.outstanding)
+            self.entries += 1
+            charge.outstanding -= part
+            patron.fees -= part
+            left -= part
+        patron.charges = [c for c in patron.charges if c.outstanding > 0]
+        return output("pay", True, None, None, [], "ledger:payment")
+
+    # -- jobs -------------------------------------------------------------------
+    def _tick(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The daily jobs: without holds, only deposit deductions change what later events see."""
+        if self.policy.deposits.deduction_after_days is not None:
+            for loan in self.loans.values():
+                late = overdue_days(loan.due, self.today)
+                if late:
+                    self._deduct_for(loan, late)
+        return output("tick", True, None, None, [], None)
+
+    def _deduct_for(self, loan: Loan, late: int) -> None:
+        patron = loan.patron
+        decision = deposit_deduction(self.policy, self.money(patron.deposit_taken), late, loan.deposit_deducted_days)
+        if not decision.amount:
+            return
+        loan.deposit_deducted_days = decision.terms["days"]
+        taken = min(decision.amount, max(self.money(patron.deposit), Decimal(0)))
+        if taken > 0:
+            self.entries += 1
+            patron.deposit -= to_minor(taken, self.currency)

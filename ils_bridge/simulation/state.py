@@ -1,0 +1,97 @@
+"""The library as the memory engine keeps it: plain objects instead of table rows.
+
+Only what the mirrored ops read or change is kept.  Money is in minor units
+(ints), as the ledger stores it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import insort
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ils_bridge.calendar import Closure, LibraryCalendar
+
+
+class RememberingCalendar(LibraryCalendar):
+    """A calendar that remembers each day's next open day until a closure is added (due dates ask it often)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.open_from: dict[dt.date, dt.date] = {}
+
+    def add_closure(self, closure: Closure) -> None:
+        super().add_closure(closure)
+        self.open_from.clear()
+
+    def next_open_day(self, day: dt.date) -> dt.date:
+        known = self.open_from.get(day)
+        if known is None:
+            known = self.open_from[day] = super().next_open_day(day)
+        return known
+
+
+@dataclass
+class Card:
+    number: str
+    kind: str
+    valid_until: dt.date | None
+
+
+@dataclass
+class Charge:
+    """An open charge on the fees account; ordered as ``open_charges`` orders them (created, then id)."""
+
+    created_at: dt.datetime
+    seq: int
+    fee_type: str
+    outstanding: int
+
+    def __lt__(self, other: "Charge") -> bool:
+        return (self.created_at, self.seq) < (other.created_at, other.seq)
+
+
+@dataclass
+class Patron:
+    number: str
+    patron_type: str
+    patron_group: str | None
+    status: str
+    card: Card | None = None
+    package: str | None = None
+    package_until: dt.date | None = None
+    fees: int = 0  # balance of the fees account: owed by the patron when positive
+    deposit: int = 0  # balance of the deposit account
+    deposit_taken: int = 0  # takes less refunds: the base of percentage deductions
+    charges: list[Charge] = field(default_factory=list)  # open charges only
+    loans: dict[int, "Loan"] = field(default_factory=dict)  # active loans by id
+
+    def add_charge(self, charge: Charge) -> None:
+        insort(self.charges, charge)
+
+
+@dataclass
+class Item:
+    barcode: str
+    title: int
+    attributes: dict[str, Any]  # the unclassified facts a loan is counted by (no copies)
+    price: Decimal | None
+    status: str = "available"
+    times_loaned: int = 0
+    loan: "Loan | None" = None
+    loan_facts: dict[str, Any] | None = None  # classified, cached: the item's attributes never change here
+    facts_for: tuple[int, dict[str, Any]] | None = None  # (copies, classified facts with copies)
+
+
+@dataclass
+class Loan:
+    id: int
+    patron: Patron
+    item: Item
+    due: dt.date
+    rule_id: str
+    terms: dict[str, Any]
+    renewals: int = 0
+    deposit_deducted_days: int = 0
