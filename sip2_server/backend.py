@@ -1,10 +1,20 @@
 """What the handlers work with: the service facade, terminal accounts, settings, and a thread pool.
 
-Service calls block (database transactions), so every one runs in the
-backend's thread pool (``workers`` threads, each holding at most one database
-connection at a time); the event loop only parses, dispatches and writes.
-On PostgreSQL writes run concurrently on that pool (row locks keep them
-apart); on SQLite they queue in one writer thread.
+Service calls block (database transactions).  Where each one runs:
+
+- writes (:meth:`Backend.write`): on PostgreSQL concurrently in the thread
+  pool (``workers`` threads, each holding at most one database connection at
+  a time; row locks keep them apart); on SQLite in arrival order in one
+  writer thread (:class:`~sip2_server.writer.SerialWriter`), since SQLite
+  takes one writer at a time;
+- database reads (:meth:`Backend.read`: item and patron information): on
+  SQLite in the event loop's own thread.  In WAL mode a reader never waits
+  for the writer, and a facade read is Python work that holds the GIL anyway:
+  handing it to a thread would only add two thread switches and a loop
+  wake-up, and it would wait for the GIL behind the writer.  On PostgreSQL
+  reads wait for the network, so they run in the pool;
+- other blocking calls (:meth:`Backend.run`: password hashing, the campus
+  authentication system over HTTP, account re-reads): in the pool.
 
 State kept here is a cache of what the database holds, bounded so that a
 change made by another server process is seen within a known time (see
@@ -29,6 +39,7 @@ from ils_bridge.connectors.campus_auth import CampusAuthenticator
 
 from .config import Sip2Settings
 from .terminals import Terminal, TerminalDirectory
+from .writer import SerialWriter
 
 T = TypeVar("T")
 TITLE_CACHE_SIZE = 50_000
@@ -88,24 +99,33 @@ class Backend:
         self.recheck_seconds = RECHECK_SECONDS
         self._offline_until = 0.0
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="sip2-service")
-        # SQLite takes one writer at a time; writers racing for its lock sleep in its busy handler
-        # (up to 100 ms a try), so writes queue here instead, in one thread.  Reads stay parallel (WAL).
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="sip2-writer") if app.db.is_sqlite else self.executor
+        self.writer = SerialWriter() if app.db.is_sqlite else None
+        self.reads_inline = app.db.is_sqlite
         self._libraries: dict[str, Library] = {}
         self._lock = threading.Lock()
 
     async def run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking read in the pool and await its result."""
+        """Run a blocking call in the pool and await its result."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(call, *args, **kwargs))
 
+    async def read(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a database read that does nothing else (no HTTP, no hashing): in this thread on SQLite."""
+        if self.reads_inline:
+            return call(*args, **kwargs)
+        return await self.run(call, *args, **kwargs)
+
     async def write(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking service call that writes (one at a time on SQLite) and await its result."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.writer, functools.partial(call, *args, **kwargs))
+        if self.writer is not None:
+            return await self.writer.run(functools.partial(call, *args, **kwargs))
+        return await self.run(call, *args, **kwargs)
 
     def library(self, code: str) -> Library:
         """The facade of a library (its record read on first use and again by :meth:`recheck`)."""
+        library = self._libraries.get(code)  # every request asks: no lock on a hit
+        if library is not None:
+            return library
         with self._lock:
             if code not in self._libraries:
                 self._libraries[code] = self.app.library(code)
@@ -146,4 +166,5 @@ class Backend:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
-        self.writer.shutdown(wait=True)
+        if self.writer is not None:
+            self.writer.close()

@@ -298,19 +298,24 @@ def _format_fixed(spec: MessageSpec, values: Mapping[str, object]) -> str:
 
 
 def _render_fixed(spec: MessageSpec, f: FixedField, value: object) -> str:
-    if f.kind is Kind.DATE and (value is None or isinstance(value, datetime)):
-        return format_date(value)  # our own formatting: valid by construction, not checked again
-    if isinstance(value, bool):
-        text = "Y" if value else "N"
+    """One fixed field's wire text.  What we format ourselves (dates, flags from bools, numbers from ints)
+    is valid by construction; text a handler gives is checked, except flags and free text (nothing to check)."""
+    kind = f.kind
+    if isinstance(value, str):  # the common case first: handlers give most flags as text
+        text = value.zfill(f.length) if kind is Kind.NUMBER else value.ljust(f.length)
+        checked = kind is Kind.DATE or kind is Kind.NUMBER
+    elif kind is Kind.DATE and (value is None or isinstance(value, datetime)):
+        return format_date(value)
+    elif isinstance(value, bool):
+        text, checked = "Y" if value else "N", False
     elif isinstance(value, int):
-        text = str(value).zfill(f.length)
-    elif isinstance(value, str):
-        text = value.zfill(f.length) if f.kind is Kind.NUMBER else value.ljust(f.length)
+        text, checked = str(value).zfill(f.length), kind is Kind.DATE or value < 0
     else:
         raise TypeError(f"{spec.id} {f.name}: cannot render {type(value).__name__}")
     if len(text) != f.length:
         raise ValueError(f"{spec.name} ({spec.id}): {f.name} must be {f.length} characters, got {text!r}")
-    _check_fixed(spec, f, text)
+    if checked:
+        _check_fixed(spec, f, text)
     return text
 
 

@@ -196,7 +196,8 @@ class Sip2Server:
         while not self._closing:
             idle_timeout = session.idle_timeout or self.config.idle_timeout
             try:
-                data = await asyncio.wait_for(reader.read(self.config.read_size), idle_timeout)
+                async with asyncio.timeout(idle_timeout):  # a timer, where wait_for would start a task per read
+                    data = await reader.read(self.config.read_size)
             except TimeoutError:
                 log.info("session %s idle for %.0f s: closing", session.id, idle_timeout)
                 return

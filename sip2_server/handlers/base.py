@@ -161,7 +161,7 @@ class Exchange:
     async def read(self, method: str, *args: Any) -> tuple[Any, Reason | None]:
         """A read on the facade: (result, None), or (None, reason) when it refused (unknown patron/item)."""
         try:
-            return await self.backend.run(getattr(self.library, method), *args), None
+            return await self.backend.read(getattr(self.library, method), *args), None
         except Refusal as refusal:
             return None, refusal.reason
 
@@ -225,7 +225,11 @@ class Exchange:
         return ZoneInfo(self.library.record.timezone)
 
     def now(self) -> dt.datetime:
-        """Now as the terminal reads it: local wall time (naive, blank SIP2 zone)."""
+        """Now as the terminal reads it: local wall time (naive, blank SIP2 zone); one moment per request."""
+        return self._now
+
+    @cached_property
+    def _now(self) -> dt.datetime:
         return self.local(self.backend.app.clock.now())
 
     def local(self, moment: dt.datetime) -> dt.datetime:
