@@ -54,6 +54,7 @@ PASSWORD = "bench-secret"
 ACCOUNTS = 4  # terminal accounts the connections share (one scrypt check each)
 ITEMS_PER_TERMINAL = 8
 PACED_SHARE = 0.5  # the paced phase offers this share of the closed loop's throughput
+PHASES = ("circulation", "gate", "status")
 
 
 # --------------------------------------------------------------------------- the demo library
@@ -104,7 +105,7 @@ def run_server(url: str, ready: mp.Queue, control: Connection, workers: int, pro
     if profiler:
         profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
         ready.put(out.getvalue())
 
 
@@ -270,16 +271,35 @@ async def load(port: int, args: argparse.Namespace, server_cpu: Callable[[], flo
     def run(logins: list[str], requests: Requests, seconds: float, interval: float | None = None) -> Awaitable[PhaseResult]:
         return phase(port, logins, seconds, requests, server_cpu, interval)
 
-    results = {"closed": await run(kiosks, circulation_round, args.seconds)}
-    offered = PACED_SHARE * results["closed"].rate / 2  # rounds/s in all (a round is two requests)
-    results["paced"] = await run(kiosks, circulation_round, args.seconds, args.terminals / offered)
-    results["gate"] = await run(gates, lambda n, k: [item_information(rng.choice(items))], args.seconds)
-    results["status"] = await run(gates, lambda n, k: [SC_STATUS], args.seconds / 2)
+    results: dict[str, PhaseResult] = {}
+    if "circulation" in args.phases:
+        results["closed"] = await run(kiosks, circulation_round, args.seconds)
+        offered = PACED_SHARE * results["closed"].rate / 2  # rounds/s in all (a round is two requests)
+        results["paced"] = await run(kiosks, circulation_round, args.seconds, args.terminals / offered)
+    if "gate" in args.phases:
+        results["gate"] = await run(gates, lambda n, k: [item_information(rng.choice(items))], args.seconds)
+    if "status" in args.phases:
+        results["status"] = await run(gates, lambda n, k: [SC_STATUS], args.seconds / 2)
     return results
 
 
-def report(args: argparse.Namespace, results: dict[str, PhaseResult], circulation: Baseline, gate: Baseline) -> None:
-    closed, paced, gate_phase, status = results["closed"], results["paced"], results["gate"], results["status"]
+def report(args: argparse.Namespace, results: dict[str, PhaseResult], circulation: Baseline | None,
+           gate: Baseline | None) -> None:
+    if circulation is not None:
+        report_circulation(args, results["closed"], results["paced"], circulation)
+    if gate is not None:
+        gate_phase = results["gate"]
+        print(f"gate item information, {args.gates} connections: {gate_phase.rate:,.0f}/s, "
+              f"p99 {ms(percentile(gate_phase.latencies, .99))}, server CPU {ms(gate_phase.cpu_per_request)} a request")
+        print(f"  bare Library.item_info: {gate.rate:,.0f}/s, CPU {ms(gate.cpu_per_call)} a call;  SIP2 / bare: "
+              f"throughput {gate_phase.rate / gate.rate:.2f}, CPU {gate_phase.cpu_per_request / gate.cpu_per_call:.2f}")
+    if "status" in results:
+        status = results["status"]
+        print(f"SC status (no database: the SIP2 layer alone), {args.gates} connections: {status.rate:,.0f}/s, "
+              f"server CPU {ms(status.cpu_per_request)} a request")
+
+
+def report_circulation(args: argparse.Namespace, closed: PhaseResult, paced: PhaseResult, circulation: Baseline) -> None:
     print(f"\nSIP2 checkout+checkin, {args.terminals} terminals, {args.seconds:.0f} s per phase:")
     print(f"  closed loop: {closed.rate:,.0f} transactions/s, p50 {ms(percentile(closed.latencies, .5))}, "
           f"p99 {ms(percentile(closed.latencies, .99))}   (p50 ~ terminals / rate: {ms(args.terminals / closed.rate)})")
@@ -292,12 +312,6 @@ def report(args: argparse.Namespace, results: dict[str, PhaseResult], circulatio
           f"p99 {ms(percentile(circulation.latencies, .99))}, CPU {ms(circulation.cpu_per_call)} a call")
     print(f"  SIP2 / bare: throughput {closed.rate / circulation.rate:.2f}, "
           f"CPU per transaction {closed.cpu_per_request / circulation.cpu_per_call:.2f}")
-    print(f"gate item information, {args.gates} connections: {gate_phase.rate:,.0f}/s, "
-          f"p99 {ms(percentile(gate_phase.latencies, .99))}, server CPU {ms(gate_phase.cpu_per_request)} a request")
-    print(f"  bare Library.item_info: {gate.rate:,.0f}/s, CPU {ms(gate.cpu_per_call)} a call;  "
-          f"SIP2 / bare: throughput {gate_phase.rate / gate.rate:.2f}, CPU {gate_phase.cpu_per_request / gate.cpu_per_call:.2f}")
-    print(f"SC status (no database: the SIP2 layer alone), {args.gates} connections: {status.rate:,.0f}/s, "
-          f"server CPU {ms(status.cpu_per_request)} a request")
 
 
 def main() -> None:
@@ -307,6 +321,8 @@ def main() -> None:
     parser.add_argument("--gates", type=int, default=20, help="gate connections for the item-information phase")
     parser.add_argument("--workers", type=int, default=16, help="server threads for service calls")
     parser.add_argument("--profile", action="store_true", help="profile the server's event loop and print the top calls")
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES),
+                        help="which phases to run (e.g. only 'status' to profile the SIP2 layer alone)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -336,13 +352,14 @@ def main() -> None:
         app = App.open(url)
         lib = app.library("xuzhou")
         n = args.terminals
-        circulation = bare_circulation(lib, n, args.seconds / 2)
-        gate = bare_item_info(lib, [f"I{t}-{k}" for t in range(n) for k in range(ITEMS_PER_TERMINAL)], args.seconds / 2)
+        circulation = bare_circulation(lib, n, args.seconds / 2) if "circulation" in args.phases else None
+        gate = bare_item_info(lib, [f"I{t}-{k}" for t in range(n) for k in range(ITEMS_PER_TERMINAL)],
+                              args.seconds / 2) if "gate" in args.phases else None
         app.close()
 
     report(args, results, circulation, gate)
     if profile:
-        print("\nserver profile (event loop thread, cumulative):\n" + profile)
+        print("\nserver profile (event loop thread, own time):\n" + profile)
 
 
 if __name__ == "__main__":
