@@ -188,6 +188,23 @@ def import_files(
     return run.report
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """One record read, with what the catalogue stores for it, or why it fails."""
+
+    path: Path
+    result: ReadResult
+    entry: BibEntry | None = None
+    items: list[Item] = field(default_factory=list)
+    failure: ImportFailure | None = None
+
+    def failed(self, reason: str, detail: str) -> _Prepared:
+        record = self.result.record
+        control = matching.control_number(record) if record is not None else None
+        failure = ImportFailure(str(self.path), self.result.number, self.result.offset, control, reason, detail)
+        return _Prepared(self.path, self.result, failure=failure)
+
+
 @dataclass
 class _ImportRun:
     catalogue: Catalogue
@@ -227,8 +244,7 @@ class _ImportRun:
 
     def _commit(self, path: Path, batch: list[ReadResult], last: bool = False) -> None:
         with self.catalogue.batch(dry_run=self.dry_run) as writer:
-            for result in batch:
-                self._import_one(writer, path, result)
+            self._import_batch(writer, [self._prepare(path, result) for result in batch])
         if batch:
             self.position = (batch[-1].end_offset, batch[-1].number)
         self.checkpoint.save(path, *self.position, done=last)
@@ -247,28 +263,85 @@ class _ImportRun:
                 )
             )
 
-    def _import_one(self, writer: CatalogueBatch, path: Path, result: ReadResult) -> None:
+    def _prepare(self, path: Path, result: ReadResult) -> _Prepared:
+        """What to store for one record read, or why it cannot be stored."""
         if result.failure:
             f = result.failure
-            self.report.fail(ImportFailure(str(path), f.number, f.offset, f.control_number, f.reason, f.detail))
-            return
+            return _Prepared(path, result, failure=ImportFailure(str(path), f.number, f.offset, f.control_number, f.reason, f.detail))
         record = result.record
         assert record is not None
         if self.linter:
             self._lint(path, result.number, record)
         try:
             entry, items = catalogue_entry(record, self.mapping, self.catalogue.currency)
-            unknown = self._unknown_material(items)
-            if unknown:
-                self._fail(path, result, record, "unknown_material", unknown)
-                return
-            self._write(writer, entry, items)
-        except (CatalogueError, ValueError, pymarc.PymarcException) as exc:
-            self._fail(path, result, record, "rejected", str(exc))
+        except (ValueError, pymarc.PymarcException) as exc:
+            return _Prepared(path, result).failed("rejected", str(exc))
+        unknown = self._unknown_material(items)
+        if unknown:
+            return _Prepared(path, result).failed("unknown_material", unknown)
+        return _Prepared(path, result, entry, items)
 
-    def _fail(self, path: Path, result: ReadResult, record: pymarc.Record, reason: str, detail: str) -> None:
-        control = matching.control_number(record)
-        self.report.fail(ImportFailure(str(path), result.number, result.offset, control, reason, detail))
+    def _import_batch(self, writer: CatalogueBatch, batch: list[_Prepared]) -> None:
+        """Store a batch's records, in file order, matching them in one query.
+
+        Records with no match are held back and added together (``add_many``)
+        just before anything else is written or reported, so the outcome is
+        the same as writing each record in turn.  A record is matched again on
+        its own when an earlier one of the batch wrote one of its keys or
+        replaced the record it matched.
+        """
+        to_store = [prepared for prepared in batch if prepared.entry]
+        found = writer.find_matches([p.entry.keys for p in to_store]) if self.mode != "add" else []
+        matches = dict(zip(map(id, to_store), found))
+        pending: list[_Prepared] = []
+        written_keys: set[tuple[str, str]] = set()
+        replaced: set[int] = set()
+        for prepared in batch:
+            if prepared.failure:
+                self._add_pending(writer, pending)
+                self.report.fail(prepared.failure)
+                continue
+            keys = set(prepared.entry.keys)
+            match = matches.get(id(prepared))
+            if self.mode != "add" and (match in replaced or not written_keys.isdisjoint(keys)):
+                self._add_pending(writer, pending)
+                match = writer.find_match(prepared.entry.keys)
+            if match is None:
+                pending.append(prepared)
+                written_keys |= keys
+            elif self.mode == "skip":
+                self.report.skipped += 1
+            else:
+                self._add_pending(writer, pending)
+                self._update(writer, match, prepared)
+                if self.mode == "replace":
+                    replaced.add(match)
+                    written_keys |= keys
+        self._add_pending(writer, pending)
+
+    def _add_pending(self, writer: CatalogueBatch, pending: list[_Prepared]) -> None:
+        outcomes = writer.add_many([(prepared.entry, prepared.items) for prepared in pending])
+        for prepared, outcome in zip(pending, outcomes):
+            if isinstance(outcome, CatalogueError):
+                self.report.fail(prepared.failed("rejected", str(outcome)).failure)
+            else:
+                self.report.added += 1
+                self.report.items_added += len(prepared.items)
+        pending.clear()
+
+    def _update(self, writer: CatalogueBatch, match: int, prepared: _Prepared) -> None:
+        """Replace the matched record, or merge the incoming items into it."""
+        try:
+            if self.mode == "replace":
+                change = writer.replace(match, prepared.entry, prepared.items)
+            else:
+                change = writer.merge_holdings(match, prepared.items)
+        except CatalogueError as exc:
+            self.report.fail(prepared.failed("rejected", str(exc)).failure)
+            return
+        self.report.updated += 1
+        self.report.items_added += change.added
+        self.report.items_updated += change.updated
 
     def _unknown_material(self, items: list[Item]) -> str | None:
         """Why the record's items cannot be stored under ``materials``, or None when they can."""
@@ -281,24 +354,6 @@ class _ImportRun:
                     f"vocabulary.materials (map it in the mapping's item_types or leader_materials)"
                 )
         return None
-
-    def _write(self, writer: CatalogueBatch, entry: BibEntry, items: list[Item]) -> None:
-        match = None if self.mode == "add" else writer.find_match(entry.keys)
-        if match is None:
-            writer.add(entry, items)
-            self.report.added += 1
-            self.report.items_added += len(items)
-            return
-        if self.mode == "skip":
-            self.report.skipped += 1
-            return
-        if self.mode == "replace":
-            change = writer.replace(match, entry, items)
-        else:
-            change = writer.merge_holdings(match, items)
-        self.report.updated += 1
-        self.report.items_added += change.added
-        self.report.items_updated += change.updated
 
     def _lint(self, path: Path, number: int, record: pymarc.Record) -> None:
         assert self.linter is not None
@@ -321,6 +376,7 @@ def catalogue_entry(
         control_number=_short(matching.control_number(record)),
         control_source=_short(matching.control_source(record)),
         keys=[tuple(key) for key in matching.match_keys(record)],
+        parsed=bare,  # the search index reads it instead of decoding ``marc`` again
     )
     return entry, holdings.items_of_record(record, mapping, currency)
 

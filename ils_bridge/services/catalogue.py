@@ -18,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import importlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,20 +31,23 @@ from ils_bridge import money
 from ils_bridge.storage.schema import bib_records, items, libraries, record_keys
 
 Clock = Callable[[], dt.datetime]
-RecordsHook = Callable[[Connection, Sequence[int]], None]
+RecordsHook = Callable[[Connection, Sequence[int], Mapping[int, object]], None]
 
 # Called with the ids of the records a transaction added, replaced or deleted,
+# and the decoded form of those the writer had at hand (``BibEntry.parsed``),
 # inside that transaction before it commits ("module:function", imported on
 # first use, as storage.migrate names its table modules).  The search index
 # keeps itself current this way, so a record is searchable once it commits.
 RECORD_HOOKS = ("marc.search.upkeep:reindex_changed",)
 
 
-def records_changed(conn: Connection, record_ids: Sequence[int]) -> None:
+def records_changed(
+    conn: Connection, record_ids: Sequence[int], parsed: Mapping[int, object] | None = None
+) -> None:
     """Run the record hooks for records written in ``conn``'s open transaction."""
     if record_ids:
         for hook in _record_hooks():
-            hook(conn, record_ids)
+            hook(conn, record_ids, parsed or {})
 
 
 @functools.cache
@@ -75,6 +79,9 @@ class BibEntry:
     control_number: str | None = None
     control_source: str | None = None
     keys: Sequence[tuple[str, str]] = ()  # (kind, value): control | system | isbn | issn
+    # The caller's decoded form of ``marc`` (for MARC, the pymarc record), handed to the
+    # record hooks so that they need not decode the bytes again; the catalogue never reads it.
+    parsed: object | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,8 @@ _BIB_COLUMNS = (
 
 # Statements built once: an import runs them for every record.
 _INSERT_BIB = insert(bib_records)
+_INSERT_BIBS_RETURNING_IDS = insert(bib_records).returning(bib_records.c.id, sort_by_parameter_order=True)
+_KEYS_PER_QUERY = 500  # values bound in one IN (...): well under SQLite's limit on parameters
 _INSERT_KEY = insert(record_keys)
 _INSERT_ITEM = insert(items)
 _FIND_KEYS = (
@@ -176,7 +185,7 @@ class Catalogue:
                 batch = CatalogueBatch(conn, self.library_id, self.clock)
                 yield batch
                 if not dry_run:
-                    records_changed(conn, batch.changed)
+                    records_changed(conn, batch.changed, batch.parsed)
             except BaseException:
                 transaction.rollback()
                 raise
@@ -268,45 +277,75 @@ class CatalogueBatch:
         self.library_id = library_id
         self.clock = clock
         self.changed: list[int] = []  # records added, replaced or deleted (for the record hooks)
+        self.parsed: dict[int, object] = {}  # their BibEntry.parsed, where given
 
     def find_match(self, keys: Iterable[tuple[str, str]]) -> int | None:
         """The record holding the first key that matches (keys are tried in the order given).
 
         A live record wins over a deleted one holding the same key.
         """
-        keys = list(dict.fromkeys(keys))
-        if not keys:
-            return None
-        rows = self.conn.execute(
-            _FIND_KEYS,
-            {"library_id": self.library_id, "kinds": list({k for k, _ in keys}), "values": list({v for _, v in keys})},
-        ).all()
+        return self.find_matches([keys])[0]
+
+    def find_matches(self, key_lists: Sequence[Iterable[tuple[str, str]]]) -> list[int | None]:
+        """``find_match`` for many records at once, in one query per few hundred keys."""
+        key_lists = [list(dict.fromkeys(keys)) for keys in key_lists]
+        wanted = list(dict.fromkeys(key for keys in key_lists for key in keys))
         holders: dict[tuple[str, str], tuple[bool, int]] = {}
-        for row in rows:  # kind IN / value IN (which the index serves) may pair them wrongly: keep exact pairs
-            candidate = (row.deleted, row.record_id)
-            holders[(row.kind, row.value)] = min(holders.get((row.kind, row.value), candidate), candidate)
-        for key in keys:
-            if key in holders:
-                return holders[key][1]
-        return None
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            rows = self.conn.execute(
+                _FIND_KEYS,
+                {"library_id": self.library_id, "kinds": list({k for k, _ in chunk}), "values": list({v for _, v in chunk})},
+            )
+            for row in rows:  # kind IN / value IN (which the index serves) may pair them wrongly: keep exact pairs
+                candidate = (row.deleted, row.record_id)
+                holders[(row.kind, row.value)] = min(holders.get((row.kind, row.value), candidate), candidate)
+        return [next((holders[key][1] for key in keys if key in holders), None) for keys in key_lists]
+
+    def add_many(self, records: Sequence[tuple[BibEntry, Sequence[Item]]]) -> list[int | CatalogueError]:
+        """``add`` for many records in a few statements: for each, its new id or why it was refused.
+
+        Refusals are the same as ``add``'s, and a refused record leaves nothing
+        behind while the others land.  A record whose barcode an earlier one in
+        the list also carries is added on its own, after the earlier ones, so
+        that it is refused exactly as ``add`` would refuse it.
+        """
+        outcomes: list[int | CatalogueError | None] = [None] * len(records)
+        held = self._barcode_holders([item.barcode for _, items_ in records for item in items_])
+        staged: list[int] = []  # positions checked and waiting to be inserted together
+        staged_barcodes: set[str] = set()
+
+        def insert_staged() -> None:
+            ids = self._insert_staged([records[position] for position in staged])
+            for position, outcome in zip(staged, ids):
+                outcomes[position] = outcome
+            staged.clear()
+            staged_barcodes.clear()
+
+        for position, (entry, items_) in enumerate(records):
+            barcodes = [item.barcode for item in items_]
+            problem = _repeated_barcode(barcodes) or next(
+                (f"barcode {b} already belongs to record {held[b]}" for b in barcodes if b in held), None
+            )
+            if problem:
+                outcomes[position] = CatalogueError(problem)
+            elif staged_barcodes.intersection(barcodes):
+                insert_staged()
+                outcomes[position] = self._add_alone(entry, items_)
+            else:
+                staged.append(position)
+                staged_barcodes.update(barcodes)
+        insert_staged()
+        return outcomes  # type: ignore[return-value]  # every position is filled by now
 
     def add(self, entry: BibEntry, items_: Sequence[Item] = ()) -> int:
         with self._unit():
             self._check_barcodes(None, items_)
             now = self.clock()
-            record_id = self.conn.execute(
-                _INSERT_BIB,
-                {
-                    "library_id": self.library_id,
-                    "created_at": now,
-                    "updated_at": now,
-                    "deleted": False,
-                    **_bib_values(entry),
-                },
-            ).inserted_primary_key[0]
+            record_id = self.conn.execute(_INSERT_BIB, self._new_bib_values(entry, now)).inserted_primary_key[0]
             self._write_keys(record_id, entry.keys)
             self._insert_items(record_id, items_, now)
-        self.changed.append(record_id)
+        self._changed(record_id, entry)
         return record_id
 
     def replace(self, record_id: int, entry: BibEntry, items_: Sequence[Item] = ()) -> HoldingsChange:
@@ -326,7 +365,7 @@ class CatalogueBatch:
             self.conn.execute(delete(record_keys).where(record_keys.c.record_id == record_id))
             self._write_keys(record_id, entry.keys)
             change = self._upsert_items(record_id, items_, now)
-        self.changed.append(record_id)
+        self._changed(record_id, entry)
         return change
 
     def merge_holdings(self, record_id: int, items_: Sequence[Item]) -> HoldingsChange:
@@ -346,9 +385,52 @@ class CatalogueBatch:
             self.conn.execute(
                 update(bib_records).where(bib_records.c.id == record_id).values(deleted=True, updated_at=self.clock())
             )
-        self.changed.append(record_id)
+        self._changed(record_id, None)
 
     # helpers ---------------------------------------------------------------------------
+
+    def _insert_staged(self, staged: list[tuple[BibEntry, Sequence[Item]]]) -> list[int | CatalogueError]:
+        """Insert records already checked, one statement per table; one at a time if the database refuses one."""
+        if not staged:
+            return []
+        try:
+            with self._unit():
+                now = self.clock()
+                record_ids = list(
+                    self.conn.scalars(
+                        _INSERT_BIBS_RETURNING_IDS,
+                        [self._new_bib_values(entry, now) for entry, _ in staged],
+                    )
+                )
+                self._write_keys_of(zip(record_ids, (entry.keys for entry, _ in staged)))
+                self._insert_items_of(zip(record_ids, (items_ for _, items_ in staged)), now)
+        except CatalogueError:  # which record is refused, and why: as add() would say
+            return [self._add_alone(entry, items_) for entry, items_ in staged]
+        for record_id, (entry, _) in zip(record_ids, staged):
+            self._changed(record_id, entry)
+        return record_ids
+
+    def _add_alone(self, entry: BibEntry, items_: Sequence[Item]) -> int | CatalogueError:
+        try:
+            return self.add(entry, items_)
+        except CatalogueError as exc:
+            return exc
+
+    def _new_bib_values(self, entry: BibEntry, now: dt.datetime) -> dict[str, object]:
+        return {
+            "library_id": self.library_id,
+            "created_at": now,
+            "updated_at": now,
+            "deleted": False,
+            **_bib_values(entry),
+        }
+
+    def _changed(self, record_id: int, entry: BibEntry | None) -> None:
+        self.changed.append(record_id)
+        if entry is not None and entry.parsed is not None:
+            self.parsed[record_id] = entry.parsed
+        else:
+            self.parsed.pop(record_id, None)
 
     @contextmanager
     def _unit(self) -> Iterator[None]:
@@ -368,25 +450,32 @@ class CatalogueBatch:
 
     def _check_barcodes(self, record_id: int | None, items_: Sequence[Item]) -> None:
         barcodes = [item.barcode for item in items_]
-        repeated = sorted({b for b in barcodes if barcodes.count(b) > 1})
+        repeated = _repeated_barcode(barcodes)
         if repeated:
-            raise CatalogueError(f"barcode {repeated[0]} appears twice in the record")
-        if not barcodes:
-            return
-        holders = self.conn.execute(_BARCODE_HOLDERS, {"library_id": self.library_id, "barcodes": barcodes})
-        for barcode, holder in holders:
+            raise CatalogueError(repeated)
+        for barcode, holder in self._barcode_holders(barcodes).items():
             if holder != record_id:
                 raise CatalogueError(f"barcode {barcode} already belongs to record {holder}")
 
+    def _barcode_holders(self, barcodes: Sequence[str]) -> dict[str, int]:
+        """Which stored record holds each of these barcodes (those no record holds are left out)."""
+        holders: dict[str, int] = {}
+        for start in range(0, len(barcodes), _KEYS_PER_QUERY):
+            chunk = barcodes[start : start + _KEYS_PER_QUERY]
+            holders.update(self.conn.execute(_BARCODE_HOLDERS, {"library_id": self.library_id, "barcodes": chunk}).all())
+        return holders
+
     def _write_keys(self, record_id: int, keys: Sequence[tuple[str, str]]) -> None:
-        if keys:
-            self.conn.execute(
-                _INSERT_KEY,
-                [
-                    {"record_id": record_id, "library_id": self.library_id, "kind": kind, "value": value}
-                    for kind, value in dict.fromkeys(keys)
-                ],
-            )
+        self._write_keys_of([(record_id, keys)])
+
+    def _write_keys_of(self, records: Iterable[tuple[int, Sequence[tuple[str, str]]]]) -> None:
+        rows = [
+            {"record_id": record_id, "library_id": self.library_id, "kind": kind, "value": value}
+            for record_id, keys in records
+            for kind, value in dict.fromkeys(keys)
+        ]
+        if rows:
+            self.conn.execute(_INSERT_KEY, rows)
 
     def _upsert_items(self, record_id: int, items_: Sequence[Item], now: dt.datetime) -> HoldingsChange:
         known = set(self.conn.scalars(_BARCODES_OF_RECORD, {"bib_id": record_id}))
@@ -402,21 +491,23 @@ class CatalogueBatch:
         return HoldingsChange(added=len(new), updated=len(items_) - len(new))
 
     def _insert_items(self, record_id: int, items_: Sequence[Item], now: dt.datetime) -> None:
-        if items_:
-            self.conn.execute(
-                _INSERT_ITEM,
-                [
-                    {
-                        **_item_values(item),
-                        "library_id": self.library_id,
-                        "bib_id": record_id,
-                        "status": "available",
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for item in items_
-                ],
-            )
+        self._insert_items_of([(record_id, items_)], now)
+
+    def _insert_items_of(self, records: Iterable[tuple[int, Sequence[Item]]], now: dt.datetime) -> None:
+        rows = [
+            {
+                **_item_values(item),
+                "library_id": self.library_id,
+                "bib_id": record_id,
+                "status": "available",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for record_id, items_ in records
+            for item in items_
+        ]
+        if rows:
+            self.conn.execute(_INSERT_ITEM, rows)
 
 
 def _open_sqlite_transaction(conn: Connection) -> None:
@@ -429,6 +520,12 @@ def _open_sqlite_transaction(conn: Connection) -> None:
     """
     if not conn.connection.dbapi_connection.in_transaction:
         conn.exec_driver_sql("BEGIN")
+
+
+def _repeated_barcode(barcodes: Sequence[str]) -> str | None:
+    """Why a record's barcodes cannot be stored together, or None."""
+    repeated = sorted(barcode for barcode, count in Counter(barcodes).items() if count > 1)
+    return f"barcode {repeated[0]} appears twice in the record" if repeated else None
 
 
 def _bib_values(entry: BibEntry) -> dict[str, object]:

@@ -9,7 +9,7 @@ when records are imported or edited, ``rebuild()`` after bulk loads,
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pymarc
@@ -111,9 +111,15 @@ class SearchIndex(abc.ABC):
         with self.engine.begin() as conn:
             self._remove(conn, [record_id])
 
-    def reindex(self, conn: Connection, record_ids: Sequence[int]) -> None:
+    def reindex(
+        self, conn: Connection, record_ids: Sequence[int], parsed: Mapping[int, object] | None = None
+    ) -> None:
         """(Re)index these records inside ``conn``'s transaction, so the index
-        commits (or rolls back) together with the writes that changed them."""
+        commits (or rolls back) together with the writes that changed them.
+
+        ``parsed`` may give, by record id, the pymarc record of the stored
+        bytes, already decoded by the writer: those are not decoded again."""
+        parsed = parsed or {}
         for start in range(0, len(record_ids), 500):
             chunk = list(dict.fromkeys(record_ids[start : start + 500]))
             rows = conn.execute(
@@ -123,7 +129,7 @@ class SearchIndex(abc.ABC):
             ).all()
             self._remove(conn, chunk)
             if rows:
-                self._add(conn, [(row.id, row.library_id, bytes(row.marc)) for row in rows])
+                self._add(conn, [(row.id, row.library_id, parsed.get(row.id) or bytes(row.marc)) for row in rows])
 
     def catch_up(self) -> int:
         """Index the live records the index lacks and drop the deleted ones it
@@ -164,8 +170,8 @@ class SearchIndex(abc.ABC):
         self._delete_texts(conn, record_ids)
         conn.execute(delete(search_docs).where(search_docs.c.record_id.in_(record_ids)))
 
-    def _add(self, conn: Connection, records: list[tuple[int, int, bytes]]) -> None:
-        """Index (record id, library id, ISO 2709) triples, in one statement per table."""
+    def _add(self, conn: Connection, records: list[tuple[int, int, bytes | object]]) -> None:
+        """Index (record id, library id, ISO 2709 or pymarc record) triples, in one statement per table."""
         docs, texts = [], []
         for record_id, library_id, marc in records:
             extracted = self._extract(marc)
@@ -175,7 +181,9 @@ class SearchIndex(abc.ABC):
         self._write_texts(conn, texts)
 
     @staticmethod
-    def _extract(marc: bytes) -> IndexedRecord:
+    def _extract(marc: bytes | object) -> IndexedRecord:
+        if isinstance(marc, pymarc.Record):
+            return extract(marc)
         try:
             record = pymarc.Record(data=marc, to_unicode=True, force_utf8=True)
         except Exception:  # noqa: BLE001 - pymarc raises many types; a broken record is indexed empty, never a crash

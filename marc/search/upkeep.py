@@ -2,8 +2,10 @@
 
 The catalogue service (``ils_bridge.services.catalogue.records_changed``)
 calls ``reindex_changed`` with the ids of the records a transaction added,
-replaced or deleted, before that transaction commits: the index entries land
-(or roll back) with the records, and a record is searchable the moment its
+replaced or deleted (with the pymarc records the writer had already decoded,
+which spares decoding the stored bytes again), before that transaction
+commits: the index entries land (or roll back) with the records, and a
+record is searchable the moment its
 import batch or ``Library.add_title`` commits.  The hook is named in
 ``catalogue.RECORD_HOOKS``, so every process that writes records runs it.
 """
@@ -11,7 +13,7 @@ import batch or ``Library.add_title`` commits.  The hook is named in
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection, Engine
 
@@ -21,9 +23,9 @@ from marc.search.index import SearchIndex, backend_for
 _writers: weakref.WeakKeyDictionary[Engine, SearchIndex] = weakref.WeakKeyDictionary()
 
 
-def reindex_changed(conn: Connection, record_ids: Sequence[int]) -> None:
+def reindex_changed(conn: Connection, record_ids: Sequence[int], parsed: Mapping[int, object] | None = None) -> None:
     """(Re)index these records in ``conn``'s open transaction."""
-    _writer(conn).reindex(conn, record_ids)
+    _writer(conn).reindex(conn, record_ids, parsed)
 
 
 def _writer(conn: Connection) -> SearchIndex:

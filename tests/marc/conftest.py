@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy
 
 from ils_bridge.services.catalogue import Catalogue
-from ils_bridge.storage.schema import libraries, metadata
+from ils_bridge.storage.schema import libraries
 
 DATA = Path(__file__).parent.parent / "data" / "marc"
 
@@ -32,9 +33,16 @@ def data() -> Path:
 
 
 @pytest.fixture
-def engine() -> sqlalchemy.Engine:
-    engine = sqlalchemy.create_engine("sqlite://")
-    metadata.create_all(engine)
+def engine(db_url: str) -> Iterator[sqlalchemy.Engine]:
+    """The schema and two libraries, on SQLite and on PostgreSQL (``db_url``)."""
+    engine = with_libraries(db_url)
+    yield engine
+    engine.dispose()
+
+
+def with_libraries(url: str) -> sqlalchemy.Engine:
+    """An engine on a database that has the schema, with the two test libraries added."""
+    engine = sqlalchemy.create_engine(url)
     with engine.begin() as conn:
         conn.execute(
             libraries.insert().values(id=1, code="xz", name="Xuzhou", currency="CNY", timezone="Asia/Shanghai")

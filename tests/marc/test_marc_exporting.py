@@ -5,8 +5,11 @@ import json
 import shutil
 import subprocess
 
+from collections.abc import Iterator
+
 import pymarc
 import pytest
+import sqlalchemy
 
 from ils_bridge.services.catalogue import Catalogue
 from ils_bridge.storage.schema import libraries
@@ -14,10 +17,19 @@ from marc.exporting import export_records
 from marc.holdings import HoldingsMapping
 from marc.importer import import_files
 from marc.reading import read_records
+from tests.marc.conftest import with_libraries
 
 YAZ = shutil.which("yaz-marcdump")
 needs_yaz = pytest.mark.skipif(YAZ is None, reason="yaz-marcdump (Debian package yaz) is not installed")
 YAZ_INPUT = {"iso2709": "marc", "marcxml": "marcxml", "json": "json"}
+
+
+@pytest.fixture
+def engine(sqlite_url: str) -> Iterator[sqlalchemy.Engine]:
+    """SQLite only: export reads through the catalogue, whose writes the importer tests cover on both engines."""
+    engine = with_libraries(sqlite_url)
+    yield engine
+    engine.dispose()
 
 
 def bib_fields(record: pymarc.Record, mapping: str) -> list[str]:
