@@ -1,0 +1,76 @@
+"""SerialWriter: one thread, arrival order, every result or exception back to its awaiting request."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from sip2_server.writer import SerialWriter
+
+
+@pytest.fixture
+def writer():
+    w = SerialWriter(name="test-writer")
+    yield w
+    w.close()
+
+
+def test_writes_run_in_arrival_order_in_one_thread(writer: SerialWriter) -> None:
+    ran: list[tuple[int, str]] = []
+
+    def write(n: int) -> int:
+        ran.append((n, threading.current_thread().name))
+        return n * n
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(writer.run(lambda n=n: write(n)) for n in range(200)))
+
+    assert asyncio.run(main()) == [n * n for n in range(200)]
+    assert [n for n, _ in ran] == list(range(200))
+    assert {name for _, name in ran} == {"test-writer"}
+
+
+def test_an_exception_reaches_only_its_own_request(writer: SerialWriter) -> None:
+    def fail() -> None:
+        raise ValueError("boom")
+
+    async def main() -> list[object]:
+        return await asyncio.gather(writer.run(lambda: 1), writer.run(fail), writer.run(lambda: 3),
+                                    return_exceptions=True)
+
+    first, failed, third = asyncio.run(main())
+    assert (first, third) == (1, 3)
+    assert isinstance(failed, ValueError) and str(failed) == "boom"
+
+
+def test_a_write_cancelled_before_it_started_is_not_run(writer: SerialWriter) -> None:
+    gate, ran = threading.Event(), []
+
+    async def main() -> None:
+        blocker = asyncio.ensure_future(writer.run(gate.wait))
+        queued = asyncio.ensure_future(writer.run(lambda: ran.append("queued")))
+        await asyncio.sleep(0.05)  # both are in the writer's queue; the first one holds the thread
+        queued.cancel()
+        await asyncio.sleep(0)
+        gate.set()
+        await blocker
+        assert await writer.run(lambda: "after") == "after"
+        assert queued.cancelled()
+
+    asyncio.run(main())
+    assert ran == []
+
+
+def test_close_runs_what_is_queued() -> None:
+    writer, ran = SerialWriter(), []
+
+    async def main() -> None:
+        futures = [asyncio.ensure_future(writer.run(lambda n=n: ran.append(n))) for n in range(5)]
+        await asyncio.sleep(0)  # queued
+        await asyncio.to_thread(writer.close)
+        await asyncio.gather(*futures)
+
+    asyncio.run(main())
+    assert ran == list(range(5))
