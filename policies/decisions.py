@@ -17,7 +17,7 @@ from ils_bridge.calendar import LibraryCalendar
 from ils_bridge.money import round_to
 from ils_bridge.reasons import Reason
 from policies import model as m
-from policies.matcher import MEMO_SIZE
+from policies.matcher import MEMO_SIZE, fact_key
 
 Facts = Mapping[str, Any]
 
@@ -187,7 +187,7 @@ def applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
     """
     memo = _limit_memo(policy)
     try:
-        key = tuple([(v, v.__class__) for v in map(patron.get, memo.keys)])
+        key = fact_key(patron, memo.keys)
         return memo.chosen[key]
     except KeyError:
         pass
@@ -238,8 +238,20 @@ def _within_limits(policy: m.Policy, account: Account, item: Facts, price: Decim
                 decision.refuse(Reason(limit.value_reason), Step(
                     "limit", limit.id, "refuse", f"items out would total {total}, over the {limit.max_value} allowed"))
                 return False
-        decision.steps.append(Step("limit", limit.id, "pass", f"{len(counted)} of {limit.max_items} ({limit.group})"))
+        decision.steps.append(_passed_step(limit, len(counted)))
     return True
+
+
+def _passed_step(limit: m.LimitRule, counted: int) -> Step:
+    """The step a limit adds when it lets the loan through with ``counted`` loans out (kept on the rule)."""
+    steps = limit.__dict__.get("_passed_steps")
+    if steps is None:
+        steps = {}
+        object.__setattr__(limit, "_passed_steps", steps)  # frozen dataclass: a cache beside its fields
+    step = steps.get(counted)
+    if step is None:
+        step = steps[counted] = Step("limit", limit.id, "pass", f"{counted} of {limit.max_items} ({limit.group})")
+    return step
 
 
 def _deposit_covers(policy: m.Policy, account: Account, facts: Facts, decision: Decision) -> bool:
@@ -278,9 +290,23 @@ def decide_renewal(policy: m.Policy, calendar: LibraryCalendar, loan: RenewalFac
         return decision.refuse(reason, Step("loan", rule_id, "refuse", detail))
     start = today if terms["renew_from"] == "renewal_day" else loan.due
     decision.due = due_date(policy, calendar, start, terms["period_days"])
-    decision.steps.append(Step("loan", rule_id, "apply", f"renewal {loan.renewals_done + 1} of {terms['renewals']}, "
-                               f"{terms['period_days']} days from {start}"))
+    decision.steps.append(_renewal_step(rule_id, loan.renewals_done + 1, terms["renewals"], terms["period_days"], start))
     return decision
+
+
+_RENEWAL_STEPS: dict[tuple[str, int, int, int, dt.date], Step] = {}
+
+
+def _renewal_step(rule_id: str, renewal: int, renewals: int, period_days: int, start: dt.date) -> Step:
+    """The step a renewal adds; many loans renew alike on the same day, so the steps are shared (they are frozen)."""
+    key = (rule_id, renewal, renewals, period_days, start)
+    step = _RENEWAL_STEPS.get(key)
+    if step is None:
+        if len(_RENEWAL_STEPS) >= MEMO_SIZE:
+            _RENEWAL_STEPS.clear()
+        step = _RENEWAL_STEPS[key] = Step("loan", rule_id, "apply", f"renewal {renewal} of {renewals}, "
+                                                                    f"{period_days} days from {start}")
+    return step
 
 
 def _renewal_refusal(terms: Mapping[str, Any], loan: RenewalFacts, overdue: bool) -> tuple[Reason, str] | None:

@@ -36,6 +36,12 @@ R = TypeVar("R", bound=Rule)
 MEMO_SIZE = 4096  # distinct fact combinations remembered per rule set
 
 
+def fact_key(facts: Facts, keys: tuple[str, ...]) -> tuple:
+    """The values of ``keys`` in ``facts``, with their types (1 and True are equal but different facts)."""
+    values = tuple(map(facts.get, keys))
+    return values, tuple(map(type, values))
+
+
 @dataclass(frozen=True)
 class Match(Generic[R]):
     """The chosen rule and the ones it beat, for ``explain``."""
@@ -61,8 +67,7 @@ class RuleSet(Generic[R]):
 
     def first(self, facts: Facts) -> R | None:
         """The winning rule, or None if no rule applies (the fast path, memoised by the facts the rules read)."""
-        get = facts.get
-        key = tuple([(v, v.__class__) for v in map(get, self._keys)])  # 1 and True are different facts
+        key = fact_key(facts, self._keys)
         try:
             return self._chosen[key]
         except KeyError:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ils_bridge.cli.common import EXIT_BAD_INPUT, CliContext, CliError, Group, emit, pass_cli, to_jsonable
-from ils_bridge.simulation import scenario_from_library, simulate
+from ils_bridge.simulation import ENGINES, scenario_from_library, simulate
 from policies.diff import diff_policies, loan_outcome
 from policies.loader import PolicyError, load_policy, load_policy_file
 from policies.model import Policy
@@ -197,9 +197,11 @@ def _facts(facts: dict[str, Any]) -> str:
                    "compared with the active policy (unless --compare names another).")
 @click.option("--compare", "compare_file", type=click.Path(path_type=Path),
               help="Also replay under this policy and print only the events whose outcome differs.")
+@click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
+              help="memory: fast, for the ops it mirrors; sql: the real services, every op; auto: memory when it can.")
 @pass_cli
 def simulate_command(cli: CliContext, policy_file: Path, events_file: Path | None, recent_days: int | None,
-                     compare_file: Path | None) -> None:
+                     compare_file: Path | None, engine: str) -> None:
     """Replay a scenario against a policy in a fresh in-memory library; one JSON line per event.
 
     \b
@@ -219,18 +221,21 @@ def simulate_command(cli: CliContext, policy_file: Path, events_file: Path | Non
         other_text = other_text or lib.current_policy().source
     else:
         lines = sys.stdin.read().splitlines() if str(events_file) == "-" else _read_file(events_file).splitlines()
-    results = simulate(policy_text, lines)
+    try:
+        results = simulate(policy_text, lines, engine)
+    except ValueError as exc:  # the memory engine was asked for a scenario it does not mirror
+        raise CliError(str(exc)) from None
     if other_text is None:
         for result in results:
             click.echo(json.dumps(to_jsonable(result), ensure_ascii=False))
         return
     load_policy(other_text, str(compare_file or "active policy"))
     changed = 0
-    for number, (mine, theirs) in enumerate(zip(results, simulate(other_text, lines)), start=1):
+    for number, (mine, theirs) in enumerate(zip(results, simulate(other_text, lines, results.engine)), start=1):
         if mine != theirs:
             changed += 1
             click.echo(json.dumps({"event": number, "with_policy": mine, "with_compare": theirs}, ensure_ascii=False))
-    click.echo(f"{changed} of {len(lines)} event(s) change outcome", err=True)
+    click.echo(f"{changed} of {len(lines)} event(s) change outcome ({results.engine} engine)", err=True)
 
 
 @commands.command()

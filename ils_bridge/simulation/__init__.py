@@ -31,7 +31,7 @@ from ils_bridge.simulation.memory import MEMORY_OPS, MemorySimulation, replayabl
 from ils_bridge.simulation.recent import scenario_from_library
 from ils_bridge.simulation.sql import Simulation
 
-__all__ = ["MEMORY_OPS", "EventError", "MemorySimulation", "Replay", "Simulation", "scenario_from_library", "simulate"]
+__all__ = ["ENGINES", "MEMORY_OPS", "EventError", "MemorySimulation", "Replay", "Simulation", "scenario_from_library", "simulate"]
 
 ENGINES = ("auto", "memory", "sql")
 

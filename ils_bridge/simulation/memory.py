@@ -131,11 +131,14 @@ class MemorySimulation:
 
     def apply(self, event: dict[str, Any]) -> dict[str, Any]:
         op = event.get("op")
-        if op not in self.known:
+        handler = self.ops.get(op)
+        if handler is None and op not in self.known:
             raise unknown_op(op)
-        self.now, self.today = self.moment(event.get("at"))
+        at = event.get("at")
+        moment = self.moments.get(at) if at.__class__ is str else None
+        self.now, self.today = moment or self.moment(at)
         try:
-            return self.ops[op](event)
+            return handler(event)
         except Refusal as refusal:
             return output(op, False, refusal.reason.value, None, [], refusal.rule)
 
@@ -189,12 +192,6 @@ class MemorySimulation:
         if patron is None:
             raise Refusal(Reason.UNKNOWN_PATRON)
         return patron, patron.card
-
-    def find_item(self, barcode: str) -> Item:
-        item = self.items.get((barcode or "").strip())
-        if item is None:
-            raise Refusal(Reason.UNKNOWN_ITEM)
-        return item
 
     def standing(self, patron: Patron, card: Card | None) -> Reason | None:
         """Why the patron may not transact today (lookup.patron_standing_refusal, for the states kept here)."""
@@ -342,17 +339,20 @@ class MemorySimulation:
         return output("closed", True, None, None, [], "calendar:closure")
 
     # -- circulation ------------------------------------------------------------
+    # The hot paths: identifiers are plain strings here (``replayable_in_memory``), so lookups need no stripping.
     def _checkout(self, event: dict[str, Any]) -> dict[str, Any]:
-        patron_id, barcode = req(event, "patron"), req(event, "item")
-        renew_if_own = bool(event.get("renew_if_own"))
+        patron_id = event.get("patron") or req(event, "patron")
+        barcode = event.get("item") or req(event, "item")
         patron, card = self.find_patron(patron_id)
         standing = self.standing(patron, card)
         if standing is not None:
             raise Refusal(standing)
-        item = self.find_item(barcode)
+        item = self.items.get(barcode)
+        if item is None:
+            raise Refusal(Reason.UNKNOWN_ITEM)
         current = item.loan
         if current is not None:
-            if current.patron is patron and renew_if_own:
+            if current.patron is patron and event.get("renew_if_own"):
                 return self._renew_loan("checkout", patron, card, current)
             raise Refusal(Reason.ITEM_CHECKED_OUT)
         if item.status in UNAVAILABLE_STATUSES:
@@ -366,23 +366,29 @@ class MemorySimulation:
         self.loans[loan.id] = patron.loans[loan.id] = loan
         item.status, item.loan = "checked_out", loan
         item.times_loaned += 1
-        return output("checkout", True, None, decision.due.isoformat(), [], decision.rule)
+        return {"op": "checkout", "ok": True, "reason": None, "due": decision.due.isoformat(), "fees": [],
+                "rule": decision.rule}
 
     def account(self, patron: Patron, card: Card | None) -> Account:
+        """The patron's standing as limits and borrowing blocks see it (circulation.account_of)."""
         today = self.today
         loans = patron.loans.values()
+        loan_facts = self.loan_facts
         return Account(
-            patron=self.patron_facts(patron, card),
-            loans=[CurrentLoan(self.loan_facts(loan.item), loan.item.price) for loan in loans],
-            fines_owed=self.money(patron.fees),
-            overdue_items=sum(1 for loan in loans if loan.due < today),
-            deposit=self.money(patron.deposit),
+            self.patron_facts(patron, card),
+            [CurrentLoan(loan_facts(loan.item), loan.item.price) for loan in loans],
+            self.money(patron.fees),
+            sum(1 for loan in loans if loan.due < today) if loans else 0,
+            self.money(patron.deposit),
         )
 
     def _renew(self, event: dict[str, Any]) -> dict[str, Any]:
-        patron_id, barcode = req(event, "patron"), req(event, "item")
+        patron_id = event.get("patron") or req(event, "patron")
+        barcode = event.get("item") or req(event, "item")
         patron, card = self.find_patron(patron_id)
-        item = self.find_item(barcode)
+        item = self.items.get(barcode)
+        if item is None:
+            raise Refusal(Reason.UNKNOWN_ITEM)
         loan = item.loan
         if loan is None or loan.patron is not patron:
             raise Refusal(Reason.ITEM_NOT_CHECKED_OUT)
@@ -390,31 +396,36 @@ class MemorySimulation:
 
     def _renew_loan(self, op: str, patron: Patron, card: Card | None, loan: Loan) -> dict[str, Any]:
         standing = self.standing(patron, card)
-        if standing is not None and standing != Reason.CARD_EXPIRED:
+        if standing is not None and standing is not Reason.CARD_EXPIRED:
             raise Refusal(standing)
-        facts = RenewalFacts(terms=loan.terms, rule=loan.rule_id, renewals_done=loan.renewals, due=loan.due, on_hold=False,
-                             fines_owed=self.money(patron.fees), card_expired=standing is not None, recalled=False)
+        facts = RenewalFacts(loan.terms, loan.rule_id, loan.renewals, loan.due, False, self.money(patron.fees),
+                             standing is not None, False)
         decision = decide_renewal(self.policy, self.calendar, facts, self.today)
         if not decision.ok:
             raise Refusal(decision.reason, None, decision.rule)
         loan.due = decision.due
         loan.renewals += 1
-        return output(op, True, None, decision.due.isoformat(), [], loan.rule_id)
+        return {"op": op, "ok": True, "reason": None, "due": decision.due.isoformat(), "fees": [], "rule": loan.rule_id}
 
     def _checkin(self, event: dict[str, Any]) -> dict[str, Any]:
-        item = self.find_item(req(event, "item"))
+        item = self.items.get(event.get("item") or req(event, "item"))
+        if item is None:
+            raise Refusal(Reason.UNKNOWN_ITEM)
         loan = item.loan
         if loan is None:
             raise Refusal(Reason.ITEM_NOT_CHECKED_OUT)
-        fine = overdue_fine(self.policy, self.calendar, loan.terms, loan.due, self.today)
         fees = []
-        if fine.amount:
-            amount = round_to(fine.amount, self.currency)
-            self.charge(loan.patron, "overdue", amount)
-            fees.append(self.fee("overdue", amount))
+        rule = loan.rule_id
+        if self.today > loan.due:  # overdue_fine charges nothing for a loan returned by its due day
+            fine = overdue_fine(self.policy, self.calendar, loan.terms, loan.due, self.today)
+            if fine.amount:
+                amount = round_to(fine.amount, self.currency)
+                self.charge(loan.patron, "overdue", amount)
+                fees.append(self.fee("overdue", amount))
+            rule = fine.rule or rule
         del self.loans[loan.id], loan.patron.loans[loan.id]
         item.loan, item.status = None, "available"
-        return output("checkin", True, None, None, fees, fine.rule or loan.rule_id)
+        return {"op": "checkin", "ok": True, "reason": None, "due": None, "fees": fees, "rule": rule}
 
     def charge(self, patron: Patron, fee_type: str, amount: Decimal) -> None:
         minor = to_minor(amount, self.currency)
