@@ -2,10 +2,10 @@
 plus framing: reading exactly one APDU off a stream.
 
 InternationalString is GeneralString on the wire and carries UTF-8 bytes
-(what YAZ and every current client send).  asn1tools maps GeneralString to
-Latin-1 ``str``, so values cross that boundary re-encoded: ``_from_wire``
-turns the Latin-1 view into the UTF-8 text, ``_to_wire`` does the reverse.
-Object identifiers are ASCII and pass through unchanged.
+(what YAZ and every current client send).  asn1tools reads GeneralString as
+Latin-1, so the spec is compiled with a GeneralString that reads and writes
+UTF-8 instead (undecodable bytes become U+FFFD): values are ``str`` both
+ways with no conversion pass over every APDU.
 """
 
 from __future__ import annotations
@@ -13,11 +13,27 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import asn1tools
+from asn1tools.codecs import ber
 
 SPEC = Path(__file__).with_name("z3950.asn")
-_compiled = asn1tools.compile_files(str(SPEC), "ber")
+
+
+class Utf8GeneralString(ber.GeneralString):
+    def encode_content(self, data: str, values: object = None) -> bytes:
+        return data.encode("utf-8")
+
+    def decode_primitive_contents(self, data: bytes, offset: int, length: int) -> str:
+        return bytes(data[offset : offset + length]).decode("utf-8", "replace")
+
+    def decode_constructed_segments(self, segments: list[bytes]) -> str:
+        return bytearray().join(segments).decode("utf-8", "replace")
+
+
+with mock.patch.object(ber, "GeneralString", Utf8GeneralString):
+    _compiled = asn1tools.compile_files(str(SPEC), "ber")
 
 MAX_PDU_BYTES = 4 * 1024 * 1024
 # BER identifiers of the APDUs this target accepts from an origin:
@@ -30,37 +46,13 @@ class ProtocolError(Exception):
     """The bytes are not a Z39.50 APDU this target can take."""
 
 
-def _to_wire(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("utf-8").decode("latin-1")
-    if isinstance(value, dict):
-        return {k: _to_wire(v) for k, v in value.items()}
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-        return (value[0], _to_wire(value[1]))  # a CHOICE: (alternative, value)
-    if isinstance(value, list):
-        return [_to_wire(v) for v in value]
-    return value
-
-
-def _from_wire(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("latin-1").decode("utf-8", "replace")
-    if isinstance(value, dict):
-        return {k: _from_wire(v) for k, v in value.items()}
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-        return (value[0], _from_wire(value[1]))
-    if isinstance(value, list):
-        return [_from_wire(v) for v in value]
-    return value
-
-
 def encode(type_name: str, value: Any) -> bytes:
-    return _compiled.encode(type_name, _to_wire(value))
+    return _compiled.encode(type_name, value)
 
 
 def decode(type_name: str, data: bytes) -> Any:
     try:
-        return _from_wire(_compiled.decode(type_name, data))
+        return _compiled.decode(type_name, data)
     except (asn1tools.Error, ValueError, IndexError, KeyError, TypeError) as error:
         raise ProtocolError(f"cannot decode {type_name}: {error}") from None
 

@@ -65,7 +65,8 @@ class Z3950Server(ListeningServer):
         try:
             while not self._connections.closing:
                 try:
-                    pdu = await asyncio.wait_for(codec.read_pdu(reader), self.idle_timeout)
+                    async with asyncio.timeout(self.idle_timeout):  # no task per APDU, unlike wait_for
+                        pdu = await codec.read_pdu(reader)
                 except TimeoutError:
                     await self._send(writer, close_apdu("lackOfActivity"))
                     break

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from marc.search.availability import HoldingsSource
 from marc.search.index import SearchIndex
 from marc.search.query import Index, QueryError
+from marc.search.result_set import ResultSet, fetch_records
 from marc.z3950 import bib1, codec, oids, records
 from marc.z3950.bib1 import Bib1Error
 
@@ -62,7 +63,7 @@ class Session:
     authenticate: Authenticator | None = None
     initialised: bool = False
     preferred_message_size: int = 1024 * 1024
-    result_sets: dict[str, list[int]] = field(default_factory=dict)  # oldest first
+    result_sets: dict[str, ResultSet] = field(default_factory=dict)  # oldest first
     dropped_sets: set[str] = field(default_factory=set)
 
     def handle(self, name: str, request: dict) -> Response:
@@ -125,22 +126,22 @@ class Session:
             self._check_databases(req["databaseNames"])
             if name in self.result_sets and not req["replaceIndicator"]:
                 raise Bib1Error(bib1.RESULT_SET_EXISTS_NO_REPLACE, name)
-            ids = self._run_query(req["query"])
+            hits = self._run_query(req["query"])
         except Bib1Error as error:
             self.result_sets.pop(name, None)
             return self._search_failed(error), False
-        self._keep(name, ids)
+        self._keep(name, hits)
         response: dict = {
-            "resultCount": len(ids),
+            "resultCount": len(hits),
             "numberOfRecordsReturned": 0,
             "nextResultSetPosition": 1,
             "searchStatus": True,
         }
-        piggyback = self._piggyback_count(req, len(ids))
+        piggyback = self._piggyback_count(req, len(hits))
         if piggyback:
             syntax = req.get("preferredRecordSyntax", records.DEFAULT_SYNTAX)
-            esn = req.get("smallSetElementSetNames" if len(ids) <= req["smallSetUpperBound"] else "mediumSetElementSetNames")
-            returned, status, recs = self._records(ids, 1, piggyback, syntax, esn)
+            esn = req.get("smallSetElementSetNames" if len(hits) <= req["smallSetUpperBound"] else "mediumSetElementSetNames")
+            returned, status, recs = self._records(hits, 1, piggyback, syntax, esn)
             response.update(numberOfRecordsReturned=returned, nextResultSetPosition=1 + returned, presentStatus=status, records=recs)
         return ("searchResponse", response), False
 
@@ -173,28 +174,28 @@ class Session:
         if len({n.lower() for n in names}) > 1:
             raise Bib1Error(bib1.TOO_MANY_DATABASES, "one database at a time")
 
-    def _run_query(self, query: tuple[str, object]) -> list[int]:
+    def _run_query(self, query: tuple[str, object]) -> ResultSet:
         kind, value = query
         if kind not in ("type-1", "type-101"):
             raise Bib1Error(bib1.QUERY_TYPE_UNSUPPORTED, kind)
         tree = bib1.rpn_to_query(value)  # type: ignore[arg-type]
         try:
-            return self.index.search(tree, self._result_set)
+            return ResultSet.search(self.index, tree, lambda name: self._result_set(name).ids())
         except QueryError as error:
             raise Bib1Error.from_query_error(error) from None
 
-    def _keep(self, name: str, ids: list[int]) -> None:
+    def _keep(self, name: str, hits: ResultSet) -> None:
         """Store a result set; past MAX_RESULT_SETS the oldest is dropped (origins
         such as yaz-client name every search afresh)."""
         self.result_sets.pop(name, None)
-        self.result_sets[name] = ids
+        self.result_sets[name] = hits
         while len(self.result_sets) > MAX_RESULT_SETS:
             dropped = next(iter(self.result_sets))
             del self.result_sets[dropped]
             self.dropped_sets.add(dropped)
         self.dropped_sets.discard(name)
 
-    def _result_set(self, name: str) -> list[int]:
+    def _result_set(self, name: str) -> ResultSet:
         if name in self.result_sets:
             return self.result_sets[name]
         if name in self.dropped_sets:
@@ -207,14 +208,14 @@ class Session:
         composition = req.get("recordComposition")
         esn = composition[1] if composition and composition[0] == "simple" else None
         try:
-            ids = self._result_set(name)
+            hits = self._result_set(name)
             if composition and composition[0] != "simple":
                 raise Bib1Error(bib1.ELEMENT_SET_NAME_NOT_VALID, "composition specifications")
             start, count = req["resultSetStartPoint"], req["numberOfRecordsRequested"]
-            if start < 1 or start > len(ids) or count < 0:
-                raise Bib1Error(bib1.PRESENT_OUT_OF_RANGE, f"start {start}, count {count}, set size {len(ids)}")
+            if start < 1 or start > len(hits) or count < 0:
+                raise Bib1Error(bib1.PRESENT_OUT_OF_RANGE, f"start {start}, count {count}, set size {len(hits)}")
             returned, status, recs = self._records(
-                ids, start, count, req.get("preferredRecordSyntax", records.DEFAULT_SYNTAX), esn
+                hits, start, count, req.get("preferredRecordSyntax", records.DEFAULT_SYNTAX), esn
             )
         except Bib1Error as error:
             return (
@@ -231,14 +232,14 @@ class Session:
             {"numberOfRecordsReturned": returned, "nextResultSetPosition": start + returned, "presentStatus": status, "records": recs},
         ), False
 
-    def _records(self, ids: list[int], start: int, count: int, syntax: str, esn: tuple | None) -> tuple[int, int, tuple]:
-        """(number returned, presentStatus, Records) for ids[start-1 : start-1+count]."""
+    def _records(self, hits: ResultSet, start: int, count: int, syntax: str, esn: tuple | None) -> tuple[int, int, tuple]:
+        """(number returned, presentStatus, Records) for hits ``start``..``start+count-1``."""
         if syntax not in records.SUPPORTED_SYNTAXES:
             raise Bib1Error(bib1.RECORD_SYNTAX_UNSUPPORTED, syntax)
         if esn is not None and (esn[0] != "genericElementSetName" or esn[1].upper() not in records.ELEMENT_SETS):
             raise Bib1Error(bib1.ELEMENT_SET_NAME_NOT_VALID, str(esn[1]))
-        wanted = ids[start - 1 : start - 1 + min(count, MAX_PRESENT)]
-        raw = self.index.records(wanted)
+        wanted = hits.page(start, min(count, MAX_PRESENT))
+        raw = fetch_records(self.index, wanted)
         copies = self.holdings.copies(wanted) if syntax == oids.OPAC else {}
         out, size, status = [], 0, 0
         for rid in wanted:
@@ -299,13 +300,13 @@ class Session:
             names = req["inputResultSetNames"]
             if len(names) != 1:
                 raise Bib1Error(bib1.CANNOT_SORT, "exactly one input result set")
-            ids = self._result_set(names[0])
+            ids = self._result_set(names[0]).ids()
             for spec in reversed(req["sortSequence"]):  # stable sorts: last key first
                 ids = self.index.sorted_ids(ids, self._sort_index(spec), spec["sortRelation"] == 1)
         except (Bib1Error, QueryError) as error:
             err = error if isinstance(error, Bib1Error) else Bib1Error(bib1.CANNOT_SORT, str(error))
             return ("sortResponse", {"sortStatus": 2, "diagnostics": [("defaultFormat", diag(err.condition, err.addinfo))]}), False
-        self._keep(req["sortedResultSetName"], ids)
+        self._keep(req["sortedResultSetName"], ResultSet.of_ids(self.index, ids))
         return ("sortResponse", {"sortStatus": 0, "resultSetStatus": 3, "resultCount": len(ids)}), False
 
     @staticmethod
