@@ -110,6 +110,8 @@ class ResultSet:
     def page(self, start: int, size: int) -> list[int]:
         """Hits ``start``..``start+size-1`` (1-based), as many as exist."""
         end = min(start - 1 + size, self.count)
+        if end < start:
+            return []
         if end <= len(self._ids) or self._sql is None:
             return self._ids[start - 1 : end]
         sql, params = self._sql

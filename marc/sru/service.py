@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from marc.search.availability import HoldingsSource, NoHoldings
 from marc.search.index import SearchIndex
 from marc.search.query import Index, QueryError
+from marc.search.result_set import ResultSet, fetch_records
 from marc.sru import diagnostics as d
 from marc.sru import responses
 from marc.sru.cql import Modifier, SortKey, cql_to_query, parse, resolve_index
@@ -109,7 +110,8 @@ class SruService:
                     ids = self.index.sorted_ids(ids, index, descending)
                 count, page = len(ids), ids[start - 1 : start - 1 + maximum]
             else:
-                count, page = self.index.count_and_page(query, start, maximum)
+                hits = ResultSet.search(self.index, query)
+                count, page = len(hits), hits.page(start, maximum)
         except QueryError as error:
             raise SruDiagnostic.from_query_error(error) from None
         if maximum == 0:
@@ -117,7 +119,7 @@ class SruService:
         if start > count:
             diag = SruDiagnostic(d.FIRST_RECORD_OUT_OF_RANGE, str(start)) if count else None
             return responses.search_retrieve(version, count, [], escaping, None, [diag] if diag else [])
-        raw = self.index.records(page)
+        raw = fetch_records(self.index, page)
         copies = self.holdings.copies(page) if schema.needs_holdings else {}
         out = [
             responses.RecordOut(schema.identifier, schema.render(raw[rid], copies.get(rid, [])), start + i)

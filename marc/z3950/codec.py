@@ -11,6 +11,7 @@ ways with no conversion pass over every APDU.
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -36,6 +37,8 @@ with mock.patch.object(ber, "GeneralString", Utf8GeneralString):
     _compiled = asn1tools.compile_files(str(SPEC), "ber")
 
 MAX_PDU_BYTES = 4 * 1024 * 1024
+SMALL_PDU_BYTES = 512  # decoded APDUs up to this size are remembered
+SEARCH_REQUEST = b"\xb6"  # identifier octet of a searchRequest: [22] constructed
 # BER identifiers of the APDUs this target accepts from an origin:
 # context-specific, constructed, tag numbers of the PDU CHOICE.
 REQUEST_TAGS = {20: "initRequest", 22: "searchRequest", 24: "presentRequest", 26: "deleteResultSetRequest",
@@ -62,6 +65,17 @@ def encode_pdu(name: str, value: dict) -> bytes:
 
 
 def decode_pdu(data: bytes) -> tuple[str, dict]:
+    """The APDU's (name, value); callers treat the value as read-only (see ``_decode_small``)."""
+    if len(data) <= SMALL_PDU_BYTES and data[:1] != SEARCH_REQUEST:
+        return _decode_small(data)
+    return decode("PDU", data)
+
+
+@functools.lru_cache(maxsize=1024)
+def _decode_small(data: bytes) -> tuple[str, dict]:
+    """Origins repeat presents byte for byte (every "show 1" of yaz-client, every
+    "first ten" of an OPAC is the same presentRequest): decode each once.
+    Searches are left out: they rarely repeat on one association."""
     return decode("PDU", data)
 
 

@@ -24,6 +24,7 @@ def test_count_and_pages_match_the_full_search(catalogue_engine, first_page):
     assert len(hits) == len(everything) == 6
     assert [hits.page(start, 2) for start in (1, 2, 3, 5, 6)] == [everything[s - 1 : s + 1] for s in (1, 2, 3, 5, 6)]
     assert hits.page(4, 10) == everything[3:]
+    assert hits.page(7, 5) == hits.page(3, 0) == []
     assert hits.ids() == everything
 
 
