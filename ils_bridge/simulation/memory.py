@@ -21,21 +21,23 @@ from ils_bridge.money import from_minor, parse_amount, round_to, to_minor
 from ils_bridge.outcome import Refusal
 from ils_bridge.reasons import Reason
 from ils_bridge.simulation.events import FAR_FUTURE, OPS, EventError, date, instant, output, req, unknown_op
-from ils_bridge.simulation.state import Card, Charge, Item, Loan, Patron, RememberingCalendar
+from ils_bridge.simulation.state import Card, Charge, Hold, Item, Loan, Patron, RememberingCalendar
 from policies.decisions import (
     Account,
     CurrentLoan,
     RenewalFacts,
     classify,
     decide_checkout,
+    decide_hold,
     decide_renewal,
     deposit_deduction,
     overdue_days,
     overdue_fine,
+    shelf_expiry,
 )
 from policies.loader import load_policy
 
-MEMORY_OPS = frozenset(("patron", "item", "closed", "checkout", "checkin", "renew", "pay", "tick"))
+MEMORY_OPS = frozenset(("patron", "item", "closed", "checkout", "checkin", "renew", "hold", "cancel_hold", "pay", "tick"))
 ITEM_ATTRIBUTES = ("collection", "language", "classification", "pub_year", "closed_stack", "branch", "location",
                    "volumes_in_set", "set_price", "replacement_value", "important_work")
 FACT_ATTRIBUTES = ("collection", "language", "classification", "branch", "location", "pub_year")
@@ -44,7 +46,7 @@ CLOSURE_KINDS = ("holiday", "vacation", "closed")
 
 TEXT_FIELDS = frozenset(("id", "type", "group", "field", "name", "card", "card_kind", "card_expires", "package", "barcode",
                          "material", "title_name", "collection", "language", "classification", "branch", "location",
-                         "currency", "patron", "item", "date", "from", "to", "kind"))
+                         "currency", "patron", "item", "date", "from", "to", "kind", "lapse_on"))
 INT_FIELDS = frozenset(("pub_year", "volumes_in_set", "copies"))
 BOOL_FIELDS = frozenset(("closed_stack", "important_work", "renew_if_own"))
 NOT_TEXT_FIELDS = INT_FIELDS | BOOL_FIELDS
@@ -118,12 +120,17 @@ class MemorySimulation:
         self.live_copies: dict[int, int] = {}  # items the library holds, per title
         self.loans: dict[int, Loan] = {}  # active loans, oldest first (as the jobs walk them)
         self.loans_made = 0
+        self.title_items: dict[int, list[Item]] = {}
+        self.title_holds: dict[int, list[Hold]] = {}  # open holds per title
+        self.holds: dict[int, Hold] = {}  # open holds, oldest first (as the jobs walk them)
+        self.holds_made = 0
         self.entries = 0  # ledger entries written: orders charges made at the same instant
         self.now = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
         self.today = self.now.date()
         self.ops: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "patron": self._patron, "item": self._item, "closed": self._closed, "checkout": self._checkout,
-            "checkin": self._checkin, "renew": self._renew, "pay": self._pay, "tick": self._tick,
+            "checkin": self._checkin, "renew": self._renew, "hold": self._hold, "cancel_hold": self._cancel_hold,
+            "pay": self._pay, "tick": self._tick,
         }
         self.known = dict.fromkeys(OPS)
         self.moments: dict[str, tuple[dt.datetime, dt.date]] = {}
@@ -297,6 +304,8 @@ class MemorySimulation:
                 raise KeyError("title_id")  # as the SQL engine: the refused title has no id
             self.titles[key] = len(self.titles) + 1
             self.live_copies[self.titles[key]] = 0
+            self.title_items[self.titles[key]] = []
+            self.title_holds[self.titles[key]] = []
         title = self.titles[key]
         material = req(event, "material")
         attributes = {k: event[k] for k in ITEM_ATTRIBUTES if k in event}
@@ -324,7 +333,8 @@ class MemorySimulation:
         value = self.money(to_minor(self.amount(price, currency, allow_zero=True), self.currency)) if price is not None else None
         facts = {"material": material, **{k: attributes.get(k) for k in FACT_ATTRIBUTES},
                  "closed_stack": attributes.get("closed_stack", False)}
-        self.items[barcode] = Item(barcode, title, facts, value)
+        self.items[barcode] = item = Item(barcode, title, facts, value)
+        self.title_items[title].append(item)
         self.live_copies[title] += 1
 
     def _closed(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -357,6 +367,9 @@ class MemorySimulation:
             raise Refusal(Reason.ITEM_CHECKED_OUT)
         if item.status in UNAVAILABLE_STATUSES:
             raise Refusal(Reason.ITEM_UNAVAILABLE)
+        trapped = item.trapped if item.status == "on_hold_shelf" else None
+        if trapped is not None and trapped.patron is not patron:
+            raise Refusal(Reason.ITEM_ON_HOLD)
         decision = decide_checkout(self.policy, self.calendar, self.account(patron, card), self.item_facts(item),
                                    item.price, self.today)
         if not decision.ok:
@@ -366,6 +379,9 @@ class MemorySimulation:
         self.loans[loan.id] = patron.loans[loan.id] = loan
         item.status, item.loan = "checked_out", loan
         item.times_loaned += 1
+        if trapped is not None:  # fulfilled: the copy leaves with its holder
+            self.forget_hold(trapped)
+            item.trapped = None
         return {"op": "checkout", "ok": True, "reason": None, "due": decision.due.isoformat(), "fees": [],
                 "rule": decision.rule}
 
@@ -398,8 +414,9 @@ class MemorySimulation:
         standing = self.standing(patron, card)
         if standing is not None and standing is not Reason.CARD_EXPIRED:
             raise Refusal(standing)
-        facts = RenewalFacts(loan.terms, loan.rule_id, loan.renewals, loan.due, False, self.money(patron.fees),
-                             standing is not None, False)
+        on_hold = any(h.patron is not patron for h in self.waiting_holds(loan.item.title, loan.item))
+        facts = RenewalFacts(loan.terms, loan.rule_id, loan.renewals, loan.due, on_hold, self.money(patron.fees),
+                             standing is not None, loan.recalled)
         decision = decide_renewal(self.policy, self.calendar, facts, self.today)
         if not decision.ok:
             raise Refusal(decision.reason, None, decision.rule)
@@ -424,8 +441,102 @@ class MemorySimulation:
                 fees.append(self.fee("overdue", amount))
             rule = fine.rule or rule
         del self.loans[loan.id], loan.patron.loans[loan.id]
-        item.loan, item.status = None, "available"
+        item.loan = None
+        self.trap(item)
         return {"op": "checkin", "ok": True, "reason": None, "due": None, "fees": fees, "rule": rule}
+
+    # -- holds ----------------------------------------------------------------
+    def waiting_holds(self, title: int, item: Item | None = None) -> list[Hold]:
+        """The queue for a title (and item-level holds on one copy), oldest first (lookup.waiting_holds)."""
+        queue = self.title_holds[title]
+        if not queue:
+            return queue
+        waiting = [h for h in queue if h.status == "waiting" and (item is None or h.item is None or h.item is item)]
+        waiting.sort(key=Hold.queue_order.fget)
+        return waiting
+
+    def trap(self, item: Item) -> None:
+        """A returned copy goes to the first hold still wanted, else back on the shelf (holds.trap)."""
+        for hold in self.waiting_holds(item.title, item):
+            if hold.lapse_on is not None and hold.lapse_on < self.today:
+                self.close_hold(hold)  # expired
+                continue
+            hold.status, hold.item = "ready", item
+            hold.shelf_expires_on = shelf_expiry(self.policy, self.calendar, self.today)
+            item.status, item.trapped = "on_hold_shelf", hold
+            return
+        item.status, item.trapped = "available", None
+
+    def forget_hold(self, hold: Hold) -> None:
+        """A hold is no longer open (fulfilled, cancelled or expired)."""
+        del self.holds[hold.id], hold.patron.holds[hold.id]
+        self.title_holds[hold.title].remove(hold)
+
+    def close_hold(self, hold: Hold) -> None:
+        """End a hold (cancelled or expired); a copy it held on the shelf goes to the next one (holds.close)."""
+        self.forget_hold(hold)
+        was_ready, hold.status = hold.status == "ready", "closed"
+        if was_ready and hold.item is not None:
+            self.trap(hold.item)
+
+    def _hold(self, event: dict[str, Any]) -> dict[str, Any]:
+        patron_id, barcode = req(event, "patron"), event.get("item")
+        title_key = event.get("title")
+        if title_key is not None and str(title_key) not in self.titles:
+            raise EventError(f"unknown title {title_key!r}")
+        title_id = None if title_key is None else self.titles[str(title_key)]
+        lapse_on = date(event.get("lapse_on"))
+        patron, card = self.find_patron(patron_id)
+        standing = self.standing(patron, card)
+        if standing is not None:
+            raise Refusal(standing)
+        row = None
+        if barcode:
+            row = self.items.get(barcode)
+            if row is None:
+                raise Refusal(Reason.UNKNOWN_ITEM)
+        title = row.title if row is not None else title_id
+        if title is None:
+            raise Refusal(Reason.INVALID_REQUEST)
+        copies = self.title_items.get(title)
+        if not copies:
+            raise Refusal(Reason.UNKNOWN_ITEM)
+        if any(c.loan is not None and c.loan.patron is patron for c in copies) and (row is None or row.loan is not None):
+            raise Refusal(Reason.HOLD_NOT_ALLOWED)
+        if lapse_on is not None and not self.policy.holds.patron_lapse_date:
+            raise Refusal(Reason.NOT_PERMITTED)
+        if lapse_on is not None and lapse_on < self.today:
+            raise Refusal(Reason.INVALID_REQUEST)
+        if any(h.title == title for h in patron.holds.values()):
+            raise Refusal(Reason.HOLD_EXISTS)
+        targets = [row] if row is not None else copies
+        decision = decide_hold(self.policy, any(c.status == "available" for c in targets), len(patron.holds))
+        if not decision.ok:
+            raise Refusal(decision.reason, None, decision.rule)
+        self.holds_made += 1
+        hold = Hold(self.holds_made, patron, title, row, self.now, lapse_on)
+        self.holds[hold.id] = patron.holds[hold.id] = hold
+        self.title_holds[title].append(hold)
+        if self.policy.holds.recall_notice:
+            self._recall_for_hold([c.loan for c in targets if c.loan is not None])
+        return output("hold", True, None, None, [], decision.rule)
+
+    def _recall_for_hold(self, loans: list[Loan]) -> None:
+        """The loan that falls due first is recalled (holds._recall_for_hold)."""
+        if loans:
+            min(loans, key=lambda loan: loan.due).recalled = True
+
+    def _cancel_hold(self, event: dict[str, Any]) -> dict[str, Any]:
+        patron_id, barcode = req(event, "patron"), req(event, "item")
+        patron, _ = self.find_patron(patron_id)
+        item = self.items.get(barcode)
+        if item is None:
+            raise Refusal(Reason.UNKNOWN_ITEM)
+        hold = next((h for h in patron.holds.values() if h.title == item.title), None)
+        if hold is None:
+            raise Refusal(Reason.UNKNOWN_HOLD)
+        self.close_hold(hold)
+        return output("cancel_hold", True, None, None, [], "holds:cancel")
 
     def charge(self, patron: Patron, fee_type: str, amount: Decimal) -> None:
         minor = to_minor(amount, self.currency)
@@ -456,7 +567,12 @@ class MemorySimulation:
 
     # -- jobs -------------------------------------------------------------------
     def _tick(self, event: dict[str, Any]) -> dict[str, Any]:
-        """The daily jobs: without holds, only deposit deductions change what later events see."""
+        """The daily jobs (jobs.run_jobs): hold shelf expiry, lapsed holds, deposit deductions; notices are not output."""
+        today = self.today
+        for hold in [h for h in self.holds.values() if h.status == "ready" and h.shelf_expires_on < today]:
+            self.close_hold(hold)  # expired
+        for hold in [h for h in self.holds.values() if h.status == "waiting" and h.lapse_on is not None and h.lapse_on < today]:
+            self.close_hold(hold)  # lapsed
         if self.policy.deposits.deduction_after_days is not None:
             for loan in self.loans.values():
                 late = overdue_days(loan.due, self.today)

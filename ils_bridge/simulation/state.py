@@ -67,6 +67,7 @@ class Patron:
     deposit_taken: int = 0  # takes less refunds: the base of percentage deductions
     charges: list[Charge] = field(default_factory=list)  # open charges only
     loans: dict[int, "Loan"] = field(default_factory=dict)  # active loans by id
+    holds: dict[int, "Hold"] = field(default_factory=dict)  # open holds (waiting or ready) by id
 
     def add_charge(self, charge: Charge) -> None:
         insort(self.charges, charge)
@@ -81,6 +82,7 @@ class Item:
     status: str = "available"
     times_loaned: int = 0
     loan: "Loan | None" = None
+    trapped: "Hold | None" = None  # the ready hold this copy waits on the hold shelf for
     loan_facts: dict[str, Any] | None = None  # classified, cached: the item's attributes never change here
     facts_for: tuple[int, dict[str, Any]] | None = None  # (copies, classified facts with copies)
 
@@ -95,3 +97,22 @@ class Loan:
     terms: dict[str, Any]
     renewals: int = 0
     deposit_deducted_days: int = 0
+    recalled: bool = False
+
+
+@dataclass
+class Hold:
+    """A hold on a title (or on one copy); ``item`` is that copy, or the copy trapped for it once ready."""
+
+    id: int
+    patron: Patron
+    title: int
+    item: Item | None
+    placed_at: dt.datetime
+    lapse_on: dt.date | None
+    status: str = "waiting"  # waiting | ready, while open
+    shelf_expires_on: dt.date | None = None
+
+    @property
+    def queue_order(self) -> tuple[dt.datetime, int]:
+        return self.placed_at, self.id

@@ -35,6 +35,7 @@ class ScenarioWriter:
         self.lines: list[str] = []
         self.patrons: list[str] = []
         self.items: list[str] = []
+        self.title_of: dict[str, str] = {}
         self.lent: dict[str, str] = {}  # item -> patron, as far as the writer can tell without replaying
 
     def emit(self, op: str, **fields: object) -> None:
@@ -108,6 +109,7 @@ class ScenarioWriter:
             fields["currency"] = self.odd(self.policy.library.currency.code, "USD")
         self.emit("item", **fields)
         self.items.append(barcode)
+        self.title_of[barcode] = title
 
     def transaction(self) -> None:
         rng = self.rng
@@ -116,8 +118,8 @@ class ScenarioWriter:
         if self.lent and rng.random() < 0.7:  # mostly act on what was (probably) lent, as a library does
             item = rng.choice(sorted(self.lent))
             patron = self.lent[item] if rng.random() < 0.9 else patron
-        weights = (40, 15, 30, 8, 6, 1) if self.oddity else (40, 10, 12, 15, 10, 0)  # clean: loans run late
-        op = rng.choices(("checkout", "renew", "checkin", "pay", "tick", "bad"), weights=weights)[0]
+        weights = (40, 15, 30, 8, 6, 8, 3, 1) if self.oddity else (40, 10, 12, 15, 10, 8, 3, 0)  # clean: loans run late
+        op = rng.choices(("checkout", "renew", "checkin", "pay", "tick", "hold", "cancel_hold", "bad"), weights=weights)[0]
         if op == "checkout":
             self.emit("checkout", patron=patron, item=item, **({"renew_if_own": True} if rng.random() < 0.2 else {}))
             self.lent.setdefault(item, patron)
@@ -131,6 +133,13 @@ class ScenarioWriter:
             self.emit("pay", patron=patron, amount=amount, **({"currency": "USD"} if rng.random() < 0.1 else {}))
         elif op == "tick":
             self.emit("tick")
+        elif op == "hold":
+            target = {"item": item} if rng.random() < 0.5 else {"title": self.title_of.get(item, "t-unknown")}
+            if rng.random() < 0.3:
+                target["lapse_on"] = self.day(self.odd(rng.choice((2, 10, 30)), -1))
+            self.emit("hold", patron=self.pick(self.patrons, "P-unknown"), **target)  # someone else wants it
+        elif op == "cancel_hold":
+            self.emit("cancel_hold", patron=patron, item=item)
         else:
             self.lines.append(rng.choice(('{"op": "checkout"', json.dumps({"op": "fly", "at": self.now.isoformat()}),
                                           json.dumps({"op": "checkin", "item": item}), "[1, 2]",
@@ -166,11 +175,40 @@ def test_memory_engine_matches_the_services_on_a_busy_clean_scenario(policy_name
 def test_ops_the_memory_engine_does_not_mirror_send_the_whole_scenario_to_sql():
     lines = ScenarioWriter("xuzhou", 7).write(transactions=20)
     assert simulate(example_policy("xuzhou"), lines).engine == "memory"
-    for extra in ({"op": "lost", "item": "B1"}, {"op": "hold", "patron": "P1", "item": "B1"},
+    for extra in ({"op": "lost", "item": "B1"}, {"op": "recall", "item": "B1"}, {"op": "waive", "patron": "P1"},
                   {"op": "pay", "patron": "P1", "amount": "1.00", "fee": 3}, {"op": "checkin", "item": " B1"},
                   {"op": "patron", "id": "P1", "type": "phd"}, {"op": "item", "barcode": "X", "material": "zh_book", "closed_stack": None}):
         event = json.dumps({"at": "2026-05-01T10:00:00+08:00", **extra})
         assert simulate(example_policy("xuzhou"), [*lines, event]).engine == "sql", extra
     with pytest.raises(ValueError, match="memory engine"):
         simulate(example_policy("xuzhou"), [*lines, json.dumps({"op": "tick", "at": None})], engine="memory")
-    assert {"lost", "damage", "hold"}.isdisjoint(MEMORY_OPS)
+    assert {"lost", "damage", "recall", "waive"}.isdisjoint(MEMORY_OPS)
+
+
+def test_holds_trap_expire_and_pass_on_alike_in_both_engines():
+    """Xuzhou: a returned copy waits 7 days for the first in the queue, then goes to the next; renewals see the queue."""
+    def at(day: str) -> str:
+        return f"{day}T10:00:00+08:00"
+
+    events = [
+        *({"op": "patron", "at": at("2026-03-02"), "id": p, "type": "undergraduate"} for p in ("A", "B", "C")),
+        {"op": "item", "at": at("2026-03-02"), "barcode": "X", "title": "t", "material": "zh_book", "classification": "R44", "copies": 2},
+        {"op": "checkout", "at": at("2026-03-02"), "patron": "A", "item": "X"},
+        {"op": "checkout", "at": at("2026-03-02"), "patron": "A", "item": "X#copy2"},
+        {"op": "hold", "at": at("2026-03-03"), "patron": "B", "title": "t"},
+        {"op": "hold", "at": at("2026-03-04"), "patron": "C", "item": "X"},
+        {"op": "renew", "at": at("2026-03-05"), "patron": "A", "item": "X"},  # refused: others wait (and recalled)
+        {"op": "checkin", "at": at("2026-03-06"), "item": "X"},  # trapped for B, first in the queue
+        {"op": "checkout", "at": at("2026-03-06"), "patron": "C", "item": "X"},  # refused: on the shelf for B
+        {"op": "tick", "at": at("2026-03-14")},  # B never came: the copy passes to C
+        {"op": "checkout", "at": at("2026-03-14"), "patron": "B", "item": "X"},
+        {"op": "checkout", "at": at("2026-03-14"), "patron": "C", "item": "X"},
+        {"op": "cancel_hold", "at": at("2026-03-15"), "patron": "C", "item": "X"},  # fulfilled: nothing to cancel
+    ]
+    lines = [json.dumps(e) for e in events]
+    memory = simulate(example_policy("xuzhou"), lines)
+    assert memory.engine == "memory"
+    got = list(memory)
+    assert got == list(simulate(example_policy("xuzhou"), lines, engine="sql"))
+    assert [r["reason"] for r in got[6:]] == [
+        None, None, "item_on_hold", None, "item_on_hold", None, "item_on_hold", None, "unknown_hold"]
