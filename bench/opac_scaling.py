@@ -94,6 +94,8 @@ def grow(engine: sqlalchemy.Engine, work: Path, source: Path, size: int) -> floa
 
 
 def measure(engine: sqlalchemy.Engine, queries: Path) -> dict[str, str]:
+    with engine.connect() as conn:  # fold the import's write-ahead log into the file first
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     index = open_index(engine)
     out: dict[str, str] = {}
     with BackgroundServer(Z3950Server(engine, port=0, index=index)) as z, BackgroundServer(SruServer(engine, port=0, index=index)) as s:
