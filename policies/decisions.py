@@ -188,7 +188,7 @@ def applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
     memo = _limit_memo(policy)
     try:
         key = fact_key(patron, memo.keys)
-        return memo.chosen[key]
+        return list(memo.chosen[key])  # a list of its own, as before memoising
     except KeyError:
         pass
     except TypeError:  # an unhashable fact: decide without remembering
@@ -196,7 +196,7 @@ def applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
     if len(memo.chosen) >= MEMO_SIZE:
         memo.chosen.clear()
     limits = memo.chosen[key] = _applicable_limits(policy, patron)
-    return limits
+    return list(limits)
 
 
 @dataclass

@@ -414,7 +414,8 @@ class MemorySimulation:
         standing = self.standing(patron, card)
         if standing is not None and standing is not Reason.CARD_EXPIRED:
             raise Refusal(standing)
-        on_hold = any(h.patron is not patron for h in self.waiting_holds(loan.item.title, loan.item))
+        title = loan.item.title
+        on_hold = bool(self.title_holds[title]) and any(h.patron is not patron for h in self.waiting_holds(title, loan.item))
         facts = RenewalFacts(loan.terms, loan.rule_id, loan.renewals, loan.due, on_hold, self.money(patron.fees),
                              standing is not None, loan.recalled)
         decision = decide_renewal(self.policy, self.calendar, facts, self.today)
