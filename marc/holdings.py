@@ -20,6 +20,7 @@ import yaml
 
 from ils_bridge import money
 from ils_bridge.services.catalogue import Item
+from marc.reading import DIRECTORY_ENTRY_LENGTH, FIELD_TERMINATOR, LEADER_LENGTH, RECORD_TERMINATOR
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 ITEM_ATTRIBUTES = (
@@ -352,8 +353,33 @@ def without_holdings(record: pymarc.Record, mapping: HoldingsMapping) -> pymarc.
     """A copy of the record with its holdings fields removed."""
     bare = pymarc.Record(leader=str(record.leader))
     bare.leader = pymarc.Leader(str(record.leader))
-    bare.fields = [f for f in record.fields if f.tag not in mapping.holdings_tags]
+    holdings_tags = mapping.holdings_tags
+    bare.fields = [f for f in record.fields if f.tag not in holdings_tags]
     return bare
+
+
+def iso2709_without_holdings(raw: bytes, mapping: HoldingsMapping) -> bytes:
+    """``without_holdings(record).as_marc()`` computed on the record's UTF-8 ISO 2709 bytes.
+
+    Copies the other fields' bytes and rewrites the directory, the record
+    length and the base address (leader/09 becomes ``a``): an import stores
+    this instead of serialising every decoded record again.  ``raw`` must be
+    a record the reader accepted (its directory is sound).
+    """
+    drop = {tag.encode("ascii") for tag in mapping.holdings_tags}
+    base = int(raw[12:17])
+    directory, data, offset = [], [], 0
+    for entry in range(LEADER_LENGTH, base - 1, DIRECTORY_ENTRY_LENGTH):
+        tag = raw[entry : entry + 3]
+        if tag in drop:
+            continue
+        length, start = int(raw[entry + 3 : entry + 7]), int(raw[entry + 7 : entry + 12])
+        data.append(raw[base + start : base + start + length])
+        directory.append(b"%s%04d%05d" % (tag, length, offset))
+        offset += length
+    new_base = LEADER_LENGTH + DIRECTORY_ENTRY_LENGTH * len(directory) + 1
+    leader = b"%05d%sa%s%05d%s" % (new_base + offset + 1, raw[5:9], raw[10:12], new_base, raw[17:LEADER_LENGTH])
+    return b"".join([leader, *directory, FIELD_TERMINATOR, *data, RECORD_TERMINATOR])
 
 
 # --- export -------------------------------------------------------------------

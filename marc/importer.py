@@ -273,7 +273,7 @@ class _ImportRun:
         if self.linter:
             self._lint(path, result.number, record)
         try:
-            entry, items = catalogue_entry(record, self.mapping, self.catalogue.currency)
+            entry, items = catalogue_entry(record, self.mapping, self.catalogue.currency, raw=result.raw)
         except (ValueError, pymarc.PymarcException) as exc:
             return _Prepared(path, result).failed("rejected", str(exc))
         unknown = self._unknown_material(items)
@@ -363,12 +363,16 @@ class _ImportRun:
 
 
 def catalogue_entry(
-    record: pymarc.Record, mapping: HoldingsMapping, currency: str | None
+    record: pymarc.Record, mapping: HoldingsMapping, currency: str | None, raw: bytes | None = None
 ) -> tuple[BibEntry, list[Item]]:
-    """What the catalogue stores for one record: the bare bibliographic record and its items."""
+    """What the catalogue stores for one record: the bare bibliographic record and its items.
+
+    ``raw`` is the record's ISO 2709 bytes as read (``ReadResult.raw``), when
+    they can be stored as they are, less the holdings fields.
+    """
     bare = holdings.without_holdings(record, mapping)
     entry = BibEntry(
-        marc=bare.as_marc(),
+        marc=_bare_iso2709(record, bare, raw, mapping),
         title=(record.title or "").strip(),
         author=record.author,
         pub_year=holdings.publication_year(record),
@@ -379,6 +383,15 @@ def catalogue_entry(
         parsed=bare,  # the search index reads it instead of decoding ``marc`` again
     )
     return entry, holdings.items_of_record(record, mapping, currency)
+
+
+def _bare_iso2709(record: pymarc.Record, bare: pymarc.Record, raw: bytes | None, mapping: HoldingsMapping) -> bytes:
+    """The bare record's ISO 2709 bytes, from those read where there are some (no serialising)."""
+    if raw is None:
+        return bare.as_marc()
+    if len(bare.fields) == len(record.fields):  # no holdings fields: the record as read, marked Unicode
+        return raw[:9] + b"a" + raw[10:]
+    return holdings.iso2709_without_holdings(raw, mapping)
 
 
 def _short(value: str | None, length: int = 64) -> str | None:

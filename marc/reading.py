@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -84,6 +84,9 @@ class ReadResult:
     end_offset: int | None  # byte offset just after the record: a resume point
     record: pymarc.Record | None = None
     failure: ReadFailure | None = None
+    # The ISO 2709 bytes read, when they hold the record as decoded (UTF-8): a writer can
+    # store them (see ``holdings.iso2709_without_holdings``) instead of serialising the record.
+    raw: bytes | None = field(default=None, repr=False)
 
 
 # --- format detection -----------------------------------------------------
@@ -164,14 +167,16 @@ def _failure_result(number: int, offset: int | None, end: int | None, reason: st
     return ReadResult(number, offset, end, failure=ReadFailure(number, offset, reason, detail, **kw))
 
 
-def _checked(number: int, offset: int | None, end: int | None, record: pymarc.Record, **kw) -> ReadResult:
+def _checked(
+    number: int, offset: int | None, end: int | None, record: pymarc.Record, raw: bytes | None = None, **kw
+) -> ReadResult:
     """Apply the structural checks every record must pass, whatever its format."""
     problem = validation.structural_problem(record)
     if problem:
         return _failure_result(
             number, offset, end, problem.code, problem.message, control_number=control_number(record), **kw
         )
-    return ReadResult(number, offset, end, record=record)
+    return ReadResult(number, offset, end, record=record, raw=raw)
 
 
 # --- ISO 2709 -------------------------------------------------------------
@@ -278,7 +283,7 @@ def _read_one_iso2709(
         return fail("bad_encoding", f"invalid UTF-8: {exc.reason} at byte {exc.start} of a field")
     except (pymarc.PymarcException, ValueError, IndexError) as exc:
         return fail("bad_record", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-    return _checked(number, offset, end, record)
+    return _checked(number, offset, end, record, raw=chunk if decode.expects_utf8(chunk) else None)
 
 
 def _directory_problem(chunk: bytes) -> str | None:

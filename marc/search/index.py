@@ -43,12 +43,14 @@ class ScanEntry:
 def token_stream(index: Index, values: Iterable[str]) -> list[str]:
     """The tokens stored for one index of one record.  Values of phrase
     indexes are bracketed by sentinels (for first-in-field / exact)."""
+    if index not in PHRASE_INDEXES:
+        return tokens(" ".join(values))  # tokens never span a space: one call does every value
     out: list[str] = []
     for value in values:
         toks = tokens(value)
         if not toks:
             continue
-        out.extend([VALUE_START, *toks, VALUE_END] if index in PHRASE_INDEXES else toks)
+        out.extend([VALUE_START, *toks, VALUE_END])
     return out
 
 

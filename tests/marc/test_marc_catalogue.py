@@ -148,3 +148,38 @@ def test_find_match_prefers_the_stronger_key_and_live_records(catalogue):
     catalogue.mark_deleted(deleted_twin)
     assert catalogue.find_match([("issn", "0378-5955")]) == live_twin
     assert by_isbn != by_control
+
+
+def test_add_many_refuses_what_add_refuses_and_stores_the_rest(catalogue, engine):
+    stored = catalogue.add(entry(0), [item("B0")])
+    with catalogue.batch() as batch:
+        outcomes = batch.add_many(
+            [
+                (entry(1), [item("B1")]),
+                (entry(2), [item("B0")]),  # held by a stored record
+                (entry(3), [item("B3"), item("B3")]),  # twice in one record
+                (entry(4), [item("B1")]),  # held by an earlier record of the same call
+                (entry(5, title=None), [item("B5")]),  # refused by the database (title NOT NULL)
+                (entry(6), [item("B6"), item("B7")]),
+            ]
+        )
+    first, last = outcomes[0], outcomes[5]
+    assert isinstance(first, int) and isinstance(last, int)
+    assert [str(o) for o in outcomes[1:4]] == [
+        f"barcode B0 already belongs to record {stored}",
+        "barcode B3 appears twice in the record",
+        f"barcode B1 already belongs to record {first}",
+    ]
+    assert isinstance(outcomes[4], CatalogueError) and "the database refused the record" in str(outcomes[4])
+    assert [i.barcode for i in catalogue.items_of(last)] == ["B6", "B7"]
+    assert catalogue.find_match([("control", "c6")]) == last
+    assert count(engine, bib_records) == 3 and count(engine, items) == 4 and count(engine, record_keys) == 3
+
+
+def test_find_matches_answers_as_find_match_does_for_each(catalogue):
+    ids = [catalogue.add(entry(n, keys=[("control", f"c{n}"), ("isbn", f"i{n % 2}")])) for n in range(3)]
+    catalogue.mark_deleted(ids[0])
+    key_lists = [[("isbn", "i0")], [("control", "c1"), ("isbn", "i0")], [("control", "none")], [], [("isbn", "i1")]]
+    with catalogue.batch() as batch:
+        assert batch.find_matches(key_lists) == [batch.find_match(keys) for keys in key_lists]
+        assert batch.find_matches(key_lists) == [ids[2], ids[1], None, None, ids[1]]

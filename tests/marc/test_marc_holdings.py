@@ -9,6 +9,7 @@ from marc.holdings import (
     HoldingsMapping,
     MappingError,
     holdings_fields,
+    iso2709_without_holdings,
     items_of_record,
     parse_price,
     record_classification,
@@ -132,3 +133,16 @@ def test_custom_mapping_file(tmp_path, data):
         ("C0000001", "monograph", None),
         ("C0000002", "REF", None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("sample_file", "mapping_name"),
+    [("unicode_852.mrc", "marc21"), ("unicode_952.mrc", "koha952"), ("loc_books.mrc", "marc21")],
+)
+def test_holdings_cut_from_the_bytes_read_as_from_the_record(data, sample_file, mapping_name):
+    mapping = HoldingsMapping.load(mapping_name)
+    results = [r for r in read_records(data / sample_file) if r.record]
+    assert results and all(r.raw for r in results)
+    for result in results:
+        expected = without_holdings(result.record, mapping).as_marc()
+        assert iso2709_without_holdings(result.raw, mapping) == expected

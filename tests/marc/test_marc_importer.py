@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import shutil
 from decimal import Decimal
+from pathlib import Path
 
 import pymarc
 import pytest
 
 from marc.importer import import_files
 from marc.reading import read_records
+from marc.search import Clause, Index, open_index
 
 
 def test_import_counts_and_failures_across_files(catalogue, data):
@@ -165,3 +167,53 @@ def test_unreadable_and_empty_files_are_reported_and_the_run_goes_on(catalogue, 
     report = import_files(catalogue, [empty, text, data / "unicode_852.mrc"])
     assert report.added == 2
     assert [(f.path, f.reason) for f in report.failures] == [(str(text), "unknown_format")]
+
+
+def _edited(data, tmp_path, name: str, edit) -> Path:
+    """unicode_952.mrc followed by its first record changed by ``edit``, as a new file."""
+    records = [r.record for r in read_records(data / "unicode_952.mrc")]
+    copy = next(read_records(data / "unicode_952.mrc")).record
+    edit(copy)
+    path = tmp_path / name
+    path.write_bytes(b"".join(r.as_marc() for r in [*records, copy]))
+    return path
+
+
+def test_a_record_matching_an_earlier_one_of_the_same_batch_replaces_it(catalogue, data, tmp_path):
+    def retitle(record):
+        record["245"]["a"] = "机器学习（第二版） /"
+
+    path = _edited(data, tmp_path, "again.mrc", retitle)
+    report = import_files(catalogue, [path], mode="replace", mapping="koha952")
+    assert (report.added, report.updated, report.failed) == (2, 1, 0)
+    assert [r.title for r in catalogue.iter_records()] == ["机器学习（第二版） /", "Tôi thấy hoa vàng trên cỏ xanh /"]
+
+
+def test_a_barcode_taken_earlier_in_the_batch_fails_that_record_in_file_order(catalogue, data, tmp_path):
+    def other_book(record):
+        record["001"].data = "OTHER1"
+        record.remove_fields("020", "035")
+
+    path = _edited(data, tmp_path, "clash.mrc", other_book)
+    (tmp_path / "broken.mrc").write_bytes(path.read_bytes() + b"00042 broken")
+    report = import_files(catalogue, [path, tmp_path / "broken.mrc"], mapping="koha952")
+    # broken.mrc: the first two are skipped, OTHER1 clashes again, then the broken tail
+    assert (report.added, report.skipped, report.failed) == (2, 2, 3)
+    first = next(catalogue.iter_records())
+    assert [(f.path[-9:], f.number, f.reason, f.control_number) for f in report.failures] == [
+        ("clash.mrc", 3, "rejected", "OTHER1"),
+        ("roken.mrc", 3, "rejected", "OTHER1"),
+        ("roken.mrc", 4, "bad_leader", None),
+    ]
+    assert f"already belongs to record {first.id}" in report.failures[0].detail
+
+
+def test_imported_records_are_searchable_and_a_dry_run_indexes_nothing(catalogue, engine, data):
+    index = open_index(engine)
+    title = Clause(Index.TITLE, "机器学习")
+    import_files(catalogue, [data / "unicode_952.mrc"], mapping="koha952", dry_run=True)
+    assert index.search(title) == []
+    import_files(catalogue, [data / "unicode_952.mrc"], mapping="koha952")
+    chinese = next(catalogue.iter_records())
+    assert index.search(title) == [chinese.id]
+    assert index.search(Clause(Index.ANY, "hoa vàng")) == [chinese.id + 1]
