@@ -18,7 +18,8 @@ the SQL engine.  The two never share a run.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 try:  # optional (the `fast` extra): parses a scenario line ten times faster than json
     from orjson import JSONDecodeError as _FastDecodeError
@@ -27,7 +28,11 @@ except ImportError:  # pragma: no cover - depends on the installation
     _fast_loads, _FastDecodeError = json.loads, json.JSONDecodeError
 
 from ils_bridge.simulation.events import EventError, invalid
-from ils_bridge.simulation.memory import MEMORY_OPS, MemorySimulation, replayable_in_memory
+from ils_bridge.simulation.memory import (
+    MEMORY_OPS,
+    MemorySimulation,
+    replayable_in_memory,
+)
 from ils_bridge.simulation.recent import scenario_from_library
 from ils_bridge.simulation.sql import Simulation
 

@@ -12,16 +12,34 @@ engines to identical output.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ils_bridge.calendar import Closure
 from ils_bridge.money import from_minor, parse_amount, round_to, to_minor
 from ils_bridge.outcome import Refusal
 from ils_bridge.reasons import Reason
-from ils_bridge.simulation.events import FAR_FUTURE, OPS, EventError, date, instant, output, req, unknown_op
-from ils_bridge.simulation.state import Card, Charge, Hold, Item, Loan, Patron, RememberingCalendar
+from ils_bridge.simulation.events import (
+    FAR_FUTURE,
+    OPS,
+    EventError,
+    date,
+    instant,
+    output,
+    req,
+    unknown_op,
+)
+from ils_bridge.simulation.state import (
+    Card,
+    Charge,
+    Hold,
+    Item,
+    Loan,
+    Patron,
+    RememberingCalendar,
+)
 from policies.decisions import (
     Account,
     CurrentLoan,
@@ -125,7 +143,7 @@ class MemorySimulation:
         self.holds: dict[int, Hold] = {}  # open holds, oldest first (as the jobs walk them)
         self.holds_made = 0
         self.entries = 0  # ledger entries written: orders charges made at the same instant
-        self.now = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+        self.now = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
         self.today = self.now.date()
         self.ops: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "patron": self._patron, "item": self._item, "closed": self._closed, "checkout": self._checkout,
@@ -201,9 +219,8 @@ class MemorySimulation:
         return patron, patron.card
 
     def standing(self, patron: Patron, card: Card | None) -> Reason | None:
-        """Why the patron may not transact today (lookup.patron_standing_refusal, for the states kept here)."""
-        if patron.status == "pending":
-            return Reason.PATRON_PENDING
+        """Why the patron may not transact today (lookup.patron_standing_refusal, for the states kept here:
+        patrons are approved at once, and no op here blocks, bans or changes a card)."""
         if card is None:
             return Reason.NO_CARD
         if card.valid_until is not None and card.valid_until < self.today:
@@ -240,7 +257,7 @@ class MemorySimulation:
         if number in self.patrons:
             raise Refusal(Reason.DUPLICATE)
         pending = self.policy.registration_approval
-        patron = Patron(number, patron_type, group, "active")  # approved at once when the policy wants approval
+        patron = Patron(number, patron_type, group)  # approved at once when the policy wants approval, as the SQL engine does
         self.patrons[number] = patron
         rule = "registration:approval_required" if pending else "registration:open"
         fees: list[dict[str, str]] = []

@@ -9,15 +9,22 @@ ops it mirrors (see ``ils_bridge/simulation/__init__.py`` for the choice).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ils_bridge.app import App, Library
 from ils_bridge.clock import SettableClock
 from ils_bridge.outcome import Fee, Outcome
 from ils_bridge.reasons import Reason
-from ils_bridge.simulation.events import FAR_FUTURE, EventError, instant, output, unknown_op
+from ils_bridge.simulation.events import (
+    FAR_FUTURE,
+    EventError,
+    instant,
+    output,
+    unknown_op,
+)
 from ils_bridge.simulation.events import date as _date
 from ils_bridge.simulation.events import decimal as _decimal
 from ils_bridge.simulation.events import req as _req
@@ -32,7 +39,7 @@ class Simulation:
     copies: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.clock = SettableClock(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))
+        self.clock = SettableClock(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
         app = App.open("sqlite://", self.clock, create=True)
         self.lib = app.create_library(self.policy_text, author="simulation", message="simulation")
         self.zone = ZoneInfo(self.lib.record.timezone)

@@ -49,7 +49,7 @@ class Charge:
     fee_type: str
     outstanding: int
 
-    def __lt__(self, other: "Charge") -> bool:
+    def __lt__(self, other: Charge) -> bool:
         return (self.created_at, self.seq) < (other.created_at, other.seq)
 
 
@@ -58,7 +58,6 @@ class Patron:
     number: str
     patron_type: str
     patron_group: str | None
-    status: str
     card: Card | None = None
     package: str | None = None
     package_until: dt.date | None = None
@@ -66,8 +65,8 @@ class Patron:
     deposit: int = 0  # balance of the deposit account
     deposit_taken: int = 0  # takes less refunds: the base of percentage deductions
     charges: list[Charge] = field(default_factory=list)  # open charges only
-    loans: dict[int, "Loan"] = field(default_factory=dict)  # active loans by id
-    holds: dict[int, "Hold"] = field(default_factory=dict)  # open holds (waiting or ready) by id
+    loans: dict[int, Loan] = field(default_factory=dict)  # active loans by id
+    holds: dict[int, Hold] = field(default_factory=dict)  # open holds (waiting or ready) by id
 
     def add_charge(self, charge: Charge) -> None:
         insort(self.charges, charge)
@@ -81,8 +80,8 @@ class Item:
     price: Decimal | None
     status: str = "available"
     times_loaned: int = 0
-    loan: "Loan | None" = None
-    trapped: "Hold | None" = None  # the ready hold this copy waits on the hold shelf for
+    loan: Loan | None = None
+    trapped: Hold | None = None  # the ready hold this copy waits on the hold shelf for
     loan_facts: dict[str, Any] | None = None  # classified, cached: the item's attributes never change here
     facts_for: tuple[int, dict[str, Any]] | None = None  # (copies, classified facts with copies)
 
