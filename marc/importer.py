@@ -165,7 +165,7 @@ def import_files(
     batch_size: int = 500,
     format: Format | None = None,
     encoding: Encoding = "auto",
-    parser: Parser = "pymarc",
+    parser: Parser = "auto",
     materials: Collection[str] | None = None,
 ) -> ImportReport:
     """Import every record of the files; never stops on a bad record (see the report)."""

@@ -21,6 +21,7 @@ the syntax error and stops reading that file.
 from __future__ import annotations
 
 import codecs
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
@@ -37,7 +38,7 @@ from marc.matching import control_number
 
 Format = Literal["iso2709", "marcxml", "json"]
 Encoding = Literal["auto", "utf-8", "marc-8"]
-Parser = Literal["pymarc", "rmarc"]
+Parser = Literal["auto", "pymarc", "rmarc"]
 
 FORMATS: tuple[str, ...] = ("iso2709", "marcxml", "json")
 RECORD_TERMINATOR = b"\x1d"
@@ -118,7 +119,7 @@ def read_records(
     format: Format | None = None,
     *,
     encoding: Encoding = "auto",
-    parser: Parser = "pymarc",
+    parser: Parser = "auto",
     start_offset: int = 0,
     skip_records: int = 0,
 ) -> Iterator[ReadResult]:
@@ -126,8 +127,9 @@ def read_records(
 
     ``format`` is detected from the content unless given.  ``encoding``
     overrides ISO 2709's leader/09 ("utf-8" forces UTF-8, "marc-8" forces
-    MARC-8).  ``parser="rmarc"`` decodes ISO 2709 with the Rust rmarc package
-    (same results, if installed).
+    MARC-8).  ``parser`` picks the ISO 2709 decoder: ``pymarc``, ``rmarc``
+    (the Rust rmarc package: same records, faster) or ``auto`` (rmarc when it
+    is installed, else pymarc).
 
     To resume, pass the ``end_offset`` and ``number`` of the last record
     handled as ``start_offset`` and ``skip_records``: ISO 2709 and JSON seek
@@ -186,8 +188,10 @@ class _Decoder:
     """Turns one raw ISO 2709 record into a pymarc Record in UTF-8."""
 
     def __init__(self, parser: Parser, encoding: Encoding) -> None:
-        if parser not in ("pymarc", "rmarc"):
-            raise ValueError(f"unknown parser {parser!r}; expected pymarc or rmarc")
+        if parser not in ("auto", "pymarc", "rmarc"):
+            raise ValueError(f"unknown parser {parser!r}; expected auto, pymarc or rmarc")
+        if parser == "auto":
+            parser = "rmarc" if importlib.util.find_spec("rmarc") else "pymarc"
         if encoding not in ("auto", "utf-8", "marc-8"):
             raise ValueError(f"unknown encoding {encoding!r}; expected auto, utf-8 or marc-8")
         self.encoding = encoding

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import unicodedata
 
 import pymarc
@@ -158,12 +159,24 @@ def test_broken_xml_reports_the_syntax_error(data):
 
 def test_rmarc_parser_gives_the_same_records(data):
     pytest.importorskip("rmarc")
-    ours = [r.record.as_marc() for r in records(data / "loc_books.mrc")]
+    ours = [r.record.as_marc() for r in records(data / "loc_books.mrc", parser="pymarc")]
     rust = [r.record.as_marc() for r in records(data / "loc_books.mrc", parser="rmarc")]
     assert rust == ours
     assert [r.failure.reason for r in records(data / "bad_directory.mrc", parser="rmarc") if r.failure] == [
         "bad_directory"
     ]
+
+
+def test_auto_parser_falls_back_to_pymarc_without_rmarc(data, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "rmarc" else find_spec(name))
+    monkeypatch.setitem(sys.modules, "rmarc._rmarc", None)  # importing rmarc would fail
+    auto = [r.record.as_marc() for r in records(data / "unicode_952.mrc", parser="auto")]
+    assert auto == [r.record.as_marc() for r in records(data / "unicode_952.mrc", parser="pymarc")]
+    with pytest.raises(ImportError):
+        list(records(data / "unicode_952.mrc", parser="rmarc"))
 
 
 def test_bad_record_inside_marcxml_does_not_stop_the_others():
