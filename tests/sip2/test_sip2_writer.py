@@ -74,3 +74,30 @@ def test_close_runs_what_is_queued() -> None:
 
     asyncio.run(main())
     assert ran == list(range(5))
+
+
+def test_writes_queued_together_wake_the_loop_once() -> None:
+    writer = SerialWriter(hand_back_after=60.0)  # hand back only when the queue runs empty
+    gate, wake_ups = threading.Event(), []
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+
+        def counted(*args, **kwargs):
+            wake_ups.append(threading.current_thread().name)
+            return original(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        first = asyncio.ensure_future(writer.run(gate.wait))  # holds the thread while the rest queue up
+        rest = [asyncio.ensure_future(writer.run(lambda n=n: n)) for n in range(50)]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await first
+        return await asyncio.gather(*rest)
+
+    try:
+        assert asyncio.run(main()) == list(range(50))
+    finally:
+        writer.close()
+    assert wake_ups == ["sip2-writer"]
