@@ -32,6 +32,7 @@ import cProfile
 import datetime as dt
 import io
 import multiprocessing as mp
+import os
 import pstats
 import random
 import statistics
@@ -292,7 +293,8 @@ def report(args: argparse.Namespace, results: dict[str, PhaseResult], circulatio
         print(f"gate item information, {args.gates} connections: {gate_phase.rate:,.0f}/s, "
               f"p99 {ms(percentile(gate_phase.latencies, .99))}, server CPU {ms(gate_phase.cpu_per_request)} a request")
         print(f"  bare Library.item_info: {gate.rate:,.0f}/s, CPU {ms(gate.cpu_per_call)} a call;  SIP2 / bare: "
-              f"throughput {gate_phase.rate / gate.rate:.2f}, CPU {gate_phase.cpu_per_request / gate.cpu_per_call:.2f}")
+              f"throughput {gate_phase.rate / gate.rate:.2f}, CPU {gate_phase.cpu_per_request / gate.cpu_per_call:.2f};  "
+              f"the SIP2 layer's own CPU: {ms(gate_phase.cpu_per_request - gate.cpu_per_call)} a request")
     if "status" in results:
         status = results["status"]
         print(f"SC status (no database: the SIP2 layer alone), {args.gates} connections: {status.rate:,.0f}/s, "
@@ -311,7 +313,8 @@ def report_circulation(args: argparse.Namespace, closed: PhaseResult, paced: Pha
     print(f"  {circulation.rate:,.0f} calls/s, p50 {ms(statistics.median(circulation.latencies))}, "
           f"p99 {ms(percentile(circulation.latencies, .99))}, CPU {ms(circulation.cpu_per_call)} a call")
     print(f"  SIP2 / bare: throughput {closed.rate / circulation.rate:.2f}, "
-          f"CPU per transaction {closed.cpu_per_request / circulation.cpu_per_call:.2f}")
+          f"CPU per transaction {closed.cpu_per_request / circulation.cpu_per_call:.2f};  "
+          f"the SIP2 layer's own CPU: {ms(closed.cpu_per_request - circulation.cpu_per_call)} a transaction")
 
 
 def main() -> None:
@@ -358,6 +361,8 @@ def main() -> None:
         app.close()
 
     report(args, results, circulation, gate)
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+          + f" on {os.cpu_count()} cores: wall-clock rates are only comparable at similar load, CPU per request is")
     if profile:
         print("\nserver profile (event loop thread, own time):\n" + profile)
 
