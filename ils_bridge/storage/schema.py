@@ -154,6 +154,8 @@ cards = Table(
         sqlite_where=text("status != 'replaced'"),
         postgresql_where=text("status != 'replaced'"),
     ),
+    # A terminal names a card by its number, replaced or not: every checkout starts here.
+    Index("ix_cards_number", "library_id", "number"),
 )
 
 package_purchases = Table(
@@ -232,7 +234,7 @@ loans = Table(
     _id(),
     _library(),
     Column("item_id", Id, ForeignKey("items.id"), nullable=False),
-    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False),
     Column("card_id", Id, ForeignKey("cards.id")),
     Column("checked_out_at", UtcDateTime, nullable=False),
     Column("due_at", UtcDateTime, nullable=False),
@@ -256,7 +258,10 @@ loans = Table(
         sqlite_where=text("status = 'active'"),
         postgresql_where=text("status = 'active'"),
     ),
-    Index("ix_loans_item", "item_id"),
+    # Circulation looks loans up by item or by borrower, and almost always wants the active ones only:
+    # with the status in the index, neither lookup walks the loan history.
+    Index("ix_loans_item_status", "item_id", "status"),
+    Index("ix_loans_patron_status", "patron_id", "status"),
 )
 
 holds = Table(
@@ -265,7 +270,7 @@ holds = Table(
     _id(),
     _library(),
     Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
-    Column("bib_id", Id, ForeignKey("bib_records.id"), nullable=False, index=True),
+    Column("bib_id", Id, ForeignKey("bib_records.id"), nullable=False),
     Column("item_id", Id, ForeignKey("items.id")),  # an item-level hold, or the copy trapped for it
     Column("placed_at", UtcDateTime, nullable=False),
     Column("status", String(16), nullable=False),  # waiting | ready | fulfilled | cancelled | expired
@@ -276,6 +281,9 @@ holds = Table(
     Column("closed_at", UtcDateTime),
     Column("policy_version", Integer, nullable=False),
     Column("rule_id", String(128), nullable=False),
+    # Every checkout and checkin asks for a title's waiting queue; a gate, for the hold a copy is trapped for.
+    Index("ix_holds_bib_status", "bib_id", "status"),
+    Index("ix_holds_item_status", "item_id", "status"),
 )
 
 # The fee and deposit ledger.  Amounts are signed: on the "fees" account a
@@ -286,7 +294,7 @@ ledger_entries = Table(
     metadata,
     _id(),
     _library(),
-    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("patron_id", Id, ForeignKey("patrons.id"), nullable=False),
     Column("account", String(8), nullable=False),  # fees | deposit
     Column("kind", String(24), nullable=False),  # charge | payment | waiver | credit | refund | deduction | deposit_take | deposit_refund
     Column("fee_type", String(32)),  # overdue | lost | processing | damage | card | package | theft | barcode | other
@@ -302,6 +310,8 @@ ledger_entries = Table(
     Column("rule_id", String(128)),
     Column("payment_type", String(16)),
     Index("ix_ledger_applies_to", "applies_to"),
+    # A balance is a sum over one patron's account: answered from the index alone.
+    Index("ix_ledger_balance", "patron_id", "account", "amount_minor"),
 )
 
 # One row per circulation decision, accepted or refused: the audit trail,

@@ -7,7 +7,7 @@ import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from ils_bridge.storage.migrate import all_metadata, current_revision, upgrade
+from ils_bridge.storage.migrate import all_metadata, current_revision, head_revision, upgrade
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,7 +27,7 @@ def empty_db_url(request, tmp_path):
 
 def test_upgrade_to_head_matches_the_declared_tables(empty_db_url):
     upgrade(empty_db_url)
-    assert current_revision(empty_db_url) == "0001"
+    assert current_revision(empty_db_url) == head_revision()
     engine = sqlalchemy.create_engine(empty_db_url)
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), all_metadata())
