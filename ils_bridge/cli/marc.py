@@ -80,8 +80,8 @@ def format_option(command: Any) -> Any:
 @format_option
 @click.option("--encoding", type=click.Choice(["auto", "utf-8", "marc-8"]), default="auto", show_default=True,
               help="ISO 2709 character set: auto follows leader/09.")
-@click.option("--parser", type=click.Choice(["pymarc", "rmarc"]), default="pymarc", show_default=True,
-              help="ISO 2709 decoder (rmarc is the faster Rust one, if installed).")
+@click.option("--parser", type=click.Choice(["auto", "pymarc", "rmarc"]), default="auto", show_default=True,
+              help="ISO 2709 decoder: rmarc (the faster Rust one) or pymarc; auto takes rmarc when it is installed.")
 @click.option("--lint", is_flag=True, help="Also report MARC21 content warnings (records are imported anyway).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
               help="Records committed per transaction (and between checkpoints).")
