@@ -3,7 +3,7 @@
 ::
 
     sip2:
-      workers: 16                 # threads running service calls (each holds a database connection)
+      workers: 16                 # threads for blocking calls: logins, PIN checks; on PostgreSQL also reads and writes
       patron_auth: local          # local (PIN via the library) | campus (connectors.campus_auth)
       terminal_defaults:          # any terminal setting (see terminals.TerminalSettings)
         encoding: utf-8
