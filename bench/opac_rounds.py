@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Before/after against Zebra on a busy machine: three servers, measured in
+alternating rounds, so each round's ratios share the same load.
+
+Needs an indexed SQLite catalogue (``--db``), a Zebra anchor work directory
+left by ``KEEP=1 ../shared/zebra-anchor/run.sh N`` (same N records), its
+query file, and a source tree of the code to compare with::
+
+    git archive BASELINE marc ils_bridge policies | tar -x -C /tmp/baseline
+    python bench/opac_rounds.py --db opac.db --zebra /tmp/zebra-anchor.XXXX \\
+        --queries /tmp/zebra-anchor.XXXX/queries.json --baseline /tmp/baseline --rounds 3
+
+Prints, per round, each server's Z39.50 and SRU figures (bench.py's names),
+the load average, and the ratios to Zebra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from opac_vs_zebra import anchor, metrics  # noqa: E402
+
+KEYS = ("z3950_search_present_p50_ms", "z3950_search_present_p99_ms", "z3950_search_present_per_s",
+        "z3950_search_only_p50_ms", "z3950_present1_p50_ms", "sru_keepalive_p50_ms", "sru_keepalive_p99_ms")
+SERVE = """
+import asyncio, signal, sys
+import sqlalchemy
+from marc.search import open_index
+from marc.sru.server import SruServer
+from marc.z3950.server import Z3950Server
+engine = sqlalchemy.create_engine(sys.argv[1])
+async def main():
+    index = open_index(engine)
+    servers = [Z3950Server(engine, port=int(sys.argv[2]), index=index), SruServer(engine, port=int(sys.argv[3]), index=index)]
+    for server in servers:
+        await server.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    for server in servers:
+        await server.stop()
+asyncio.run(main())
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port: int) -> None:
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def ours(tree: Path, db: Path) -> tuple[subprocess.Popen, int, int]:
+    z, s = free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    process = subprocess.Popen([sys.executable, "-c", SERVE, f"sqlite:///{db}", str(z), str(s)], env=env, cwd=tree)
+    try:
+        wait_for(z)
+    except SystemExit:
+        stop([process])
+        raise
+    return process, z, s
+
+
+def zebra(work: Path) -> tuple[subprocess.Popen, int]:
+    port = int(re.search(r"127\.0\.0\.1:(\d+)", (work / "yazgfs.xml").read_text()).group(1))
+    process = subprocess.Popen(["zebrasrv", "-f", "yazgfs.xml", "-l", "rounds.log"], cwd=work)
+    try:
+        wait_for(port)
+    except SystemExit:
+        stop([process])
+        raise
+    return process, port
+
+
+def measure(queries: Path, z_port: int, sru_url: str) -> dict[str, str]:
+    out = metrics(anchor("z3950", str(queries), "127.0.0.1", str(z_port), "Default"))
+    return out | metrics(anchor("sru", str(queries), sru_url))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--zebra", type=Path, required=True, help="anchor work directory (KEEP=1)")
+    parser.add_argument("--queries", type=Path, required=True)
+    parser.add_argument("--baseline", type=Path, required=True, help="source tree of the code to compare with")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    started: list[subprocess.Popen] = []
+    try:
+        zebra_process, zebra_port = zebra(args.zebra)
+        started.append(zebra_process)
+        after, after_z, after_s = ours(REPO, args.db.resolve())
+        started.append(after)
+        before, before_z, before_s = ours(args.baseline, args.db.resolve())
+        started.append(before)
+        targets = {
+            "zebra": (zebra_port, f"http://127.0.0.1:{zebra_port}/Default"),
+            "after": (after_z, f"http://127.0.0.1:{after_s}/opac"),
+            "before": (before_z, f"http://127.0.0.1:{before_s}/opac"),
+        }
+        for round_number in range(1, args.rounds + 1):
+            figures = {name: measure(args.queries, *target) for name, target in targets.items()}
+            print(f"# round {round_number}, load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            print(f"{'metric':32} {'zebra':>9} {'before':>9} {'after':>9} {'before/z':>9} {'after/z':>9}")
+            for key in KEYS:
+                z, b, a = (float(figures[name].get(key, "nan")) for name in ("zebra", "before", "after"))
+                print(f"{key:32} {z:9.3f} {b:9.3f} {a:9.3f} {b / z:9.2f} {a / z:9.2f}", flush=True)
+    finally:
+        stop(started)
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM each server we started (and zebrasrv's forked children), then wait."""
+    for process in processes:
+        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        for child in children:
+            os.kill(int(child), signal.SIGTERM)
+        process.terminate()
+    for process in processes:
+        process.wait(30)
+
+
+if __name__ == "__main__":
+    main()
