@@ -36,6 +36,31 @@ class UtcDateTime(TypeDecorator):
             return value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(dt.timezone.utc)
 
+    # On SQLite the instant is text in SQLAlchemy's format ("2026-03-02 01:00:00.000000", UTC).  Reading and
+    # writing it directly, in one step instead of SQLAlchemy's two, keeps the format and is much cheaper: every
+    # circulation call converts a dozen of these.
+    def bind_processor(self, dialect: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def to_text(value: dt.datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+            return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return to_text
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def from_text(value: str | None) -> dt.datetime | None:
+            return None if value is None else dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc)
+
+        return from_text
+
 
 class JsonText(TypeDecorator):
     """A JSON document kept as text, so SQLite and PostgreSQL store it alike."""
