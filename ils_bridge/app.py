@@ -25,6 +25,7 @@ from ils_bridge.services import accounts, cards, circulation, explain, holds, il
 from ils_bridge.services.context import Ctx, LibraryRecord
 from ils_bridge.storage import schema as s
 from ils_bridge.storage.database import Database
+from ils_bridge.storage.prepared import Prepared
 from policies.loader import load_policy
 from policies.model import Policy
 
@@ -40,19 +41,21 @@ _VERSION_DOCUMENT = select(s.policy_versions.c.version, s.policy_versions.c.docu
     s.policy_versions.c.library_id == bindparam("library"), s.policy_versions.c.version == bindparam("version"))
 # One round trip per call for what every decision needs to know is current: the active policy version and
 # a signature of the closures (count, newest id), so a change made by another process is seen at once.
-_LIBRARY_STATE = select(
+_LIBRARY_STATE = Prepared(select(
     select(s.policy_versions.c.version).where(
         s.policy_versions.c.library_id == bindparam("library"), s.policy_versions.c.active.is_(True)).scalar_subquery(),
     select(func.count(s.closures.c.id), func.coalesce(func.max(s.closures.c.id), 0))
     .where(s.closures.c.library_id == bindparam("library")).subquery().c,
-)
+))
 _CLOSURES = select(s.closures.c.start_date, s.closures.c.end_date, s.closures.c.kind, s.closures.c.name).where(
     s.closures.c.library_id == bindparam("library"))
-_EARLIER_OUTCOME = select(s.request_keys.c.outcome).where(
+_EARLIER_OUTCOME = Prepared(select(s.request_keys.c.outcome).where(
     s.request_keys.c.library_id == bindparam("library"), s.request_keys.c.scope == bindparam("scope"),
-    s.request_keys.c.key == bindparam("key"))
-_INSERT_REQUEST_KEY = insert(s.request_keys)
-_INSERT_TRANSACTION = insert(s.transactions)
+    s.request_keys.c.key == bindparam("key")))
+_INSERT_REQUEST_KEY = Prepared(insert(s.request_keys).values(
+    {name: bindparam(name) for name in ("library_id", "scope", "key", "op", "outcome", "created_at")}))
+_INSERT_TRANSACTION = Prepared(insert(s.transactions).values({name: bindparam(name) for name in (
+    "library_id", "at", "op", "patron_id", "item_id", "ok", "reason", "rule_id", "policy_version", "terminal", "detail")}))
 
 
 CALL_OPTIONS = ("at", "terminal", "actor", "request_key")
@@ -169,7 +172,7 @@ class Library:
 
     # -- the transaction wrapper ----------------------------------------------
     def _context(self, conn: Connection, at: dt.datetime | None, terminal: str | None, actor: str | None) -> Ctx:
-        version, closures, newest = conn.execute(_LIBRARY_STATE, {"library": self.record.id}).one()
+        version, closures, newest = _LIBRARY_STATE.first(conn, {"library": self.record.id})
         if version is None:
             raise UnknownLibrary(f"library {self.record.code} has no active policy")
         policy = self.app.policy_version(conn, self.record.id, version)
@@ -186,7 +189,7 @@ class Library:
         def attempt(conn: Connection) -> Outcome:
             ctx = self._context(conn, at, terminal, actor)
             if request_key is not None:
-                earlier = conn.execute(_EARLIER_OUTCOME, {"library": self.record.id, "scope": scope, "key": request_key}).scalar()
+                earlier = _EARLIER_OUTCOME.scalar(conn, {"library": self.record.id, "scope": scope, "key": request_key})
                 if earlier is not None:
                     return Outcome.from_json(earlier)
             data = work(ctx)
@@ -222,16 +225,16 @@ class Library:
             return self._earlier_outcome(scope, request_key)  # answered meanwhile by another process
 
     def _earlier_outcome(self, scope: str, request_key: str) -> Outcome:
-        return self.app.db.read(lambda conn: Outcome.from_json(conn.execute(
-            _EARLIER_OUTCOME, {"library": self.record.id, "scope": scope, "key": request_key}).scalar_one()))
+        return self.app.db.read(lambda conn: Outcome.from_json(
+            _EARLIER_OUTCOME.scalar(conn, {"library": self.record.id, "scope": scope, "key": request_key})))
 
     def _record(self, ctx: Ctx, op: str, outcome: Outcome, request_key: str | None, scope: str, log: bool) -> None:
         if request_key is not None:
-            ctx.conn.execute(_INSERT_REQUEST_KEY, {
+            _INSERT_REQUEST_KEY.run(ctx.conn, {
                 "library_id": self.record.id, "scope": scope, "key": request_key, "op": op, "outcome": outcome.to_json(),
                 "created_at": ctx.now})
         if log:
-            ctx.conn.execute(_INSERT_TRANSACTION, {
+            _INSERT_TRANSACTION.run(ctx.conn, {
                 "library_id": self.record.id, "at": ctx.now, "op": op, "patron_id": outcome.data.get("patron_id"),
                 "item_id": outcome.data.get("item_id"), "ok": outcome.ok,
                 "reason": outcome.reason.value if outcome.reason else None, "rule_id": outcome.rule,

@@ -25,6 +25,7 @@ from ils_bridge.services.lookup import (
     patron_standing_refusal,
 )
 from ils_bridge.storage import schema as s
+from ils_bridge.storage.prepared import Prepared
 from policies.decisions import overdue_fine
 
 
@@ -86,7 +87,7 @@ _COPIES = (select(func.count()).select_from(s.items.alias("copy"))
            .where(literal_column("copy.bib_id") == s.items.c.bib_id,
                   literal_column("copy.status").not_in(("withdrawn", "lost"))).scalar_subquery())
 # The gate's question, in one statement: the item, its title, its loan and borrower, its hold shelf state.
-_ITEM_INFO = (
+_ITEM_INFO = Prepared(
     select(s.items, s.bib_records.c.title, s.bib_records.c.author, s.loans.c.due_at, s.loans.c.recalled_at,
            _BORROWER.c.number.label("borrower"), _HOLDER.c.number.label("hold_for"),
            _READY.c.shelf_expires_on, _QUEUE.label("hold_queue"), _COPIES.label("copies"))
@@ -101,7 +102,7 @@ _ITEM_INFO = (
 
 def item_info(ctx: Ctx, barcode: str) -> dict[str, Any]:
     """Everything a self-check or a gate asks about one item, in one read."""
-    row = ctx.conn.execute(_ITEM_INFO, {"library": ctx.library.id, "barcode": (barcode or "").strip()}).first()
+    row = _ITEM_INFO.first(ctx.conn, {"library": ctx.library.id, "barcode": (barcode or "").strip()})
     if row is None:
         raise Refusal(Reason.UNKNOWN_ITEM, f"no item has the barcode {barcode!r}")
     return {

@@ -18,17 +18,21 @@ from ils_bridge.services.lookup import (
     active_loans_with_items,
     balance,
     due_day,
+    facts_of_patron,
     find_item,
     find_patron,
     item_facts,
+    item_state,
     loan_item_facts,
     patron_facts,
     patron_standing_refusal,
     require_standing,
+    standing,
     waiting_holds,
 )
 from ils_bridge.services.notices import about_item, amounts
 from ils_bridge.storage import schema as s
+from ils_bridge.storage.prepared import Prepared
 from policies.decisions import (
     Account,
     CurrentLoan,
@@ -42,22 +46,26 @@ from policies.decisions import (
 
 UNAVAILABLE_STATUSES = ("lost", "missing", "withdrawn", "in_transit")
 
-_INSERT_LOAN = insert(s.loans)
-_LEND_ITEM = update(s.items).where(s.items.c.id == bindparam("item")).values(
-    status="checked_out", times_loaned=s.items.c.times_loaned + 1, updated_at=bindparam("now"))
-_RETURN_LOAN = update(s.loans).where(s.loans.c.id == bindparam("loan")).values(status="returned", returned_at=bindparam("returned"))
-_LOCK_PATRON = select(s.patrons.c.id).where(s.patrons.c.id == bindparam("patron")).with_for_update()
+_LOAN_COLUMNS = ("library_id", "item_id", "patron_id", "card_id", "checked_out_at", "due_at", "status", "renewals",
+                 "first_reader", "policy_version", "rule_id", "terms", "terminal")
+_INSERT_LOAN = Prepared(insert(s.loans).values({name: bindparam(name) for name in _LOAN_COLUMNS}))
+_LEND_ITEM = Prepared(update(s.items).where(s.items.c.id == bindparam("item")).values(
+    status="checked_out", times_loaned=s.items.c.times_loaned + 1, updated_at=bindparam("now")))
+_RETURN_LOAN = Prepared(update(s.loans).where(s.loans.c.id == bindparam("loan")).values(
+    status="returned", returned_at=bindparam("returned")))
+_LOCK_PATRON = Prepared(select(s.patrons.c.id).where(s.patrons.c.id == bindparam("patron")).with_for_update())
 
 
 def account_of(ctx: Ctx, ref: PatronRef) -> Account:
     """The patron's standing as limits and borrowing blocks see it."""
     loans = active_loans_with_items(ctx, ref.id)
+    money = standing(ctx, ref.id)
     return Account(
-        patron=patron_facts(ctx, ref),
+        patron=facts_of_patron(ref, money.package),
         loans=[CurrentLoan(loan_item_facts(ctx, loan), ctx.money(loan.price_minor)) for loan in loans],
-        fines_owed=balance(ctx, ref.id, "fees"),
+        fines_owed=money.fees_owed,
         overdue_items=sum(1 for loan in loans if due_day(ctx, loan) < ctx.today),
-        deposit=balance(ctx, ref.id, "deposit"),
+        deposit=money.deposit,
     )
 
 
@@ -77,8 +85,8 @@ def checkout(ctx: Ctx, patron: str, item: str, *, renew_if_own: bool = False, no
     ref = find_patron(ctx, patron, lock=True)
     if not no_block:
         require_standing(ctx, ref)
-    row = find_item(ctx, item, lock=True)
-    current = active_loan_of_item(ctx, row.id)
+    state = item_state(ctx, item, lock=True)
+    row, current = state.item, state.loan
     if current is not None:
         if current.patron_id == ref.id and renew_if_own:
             return renew_loan(ctx, ref, row, current)
@@ -93,22 +101,22 @@ def checkout(ctx: Ctx, patron: str, item: str, *, renew_if_own: bool = False, no
             raise Refusal(Reason.ITEM_ON_HOLD, "the item is waiting on the hold shelf for another patron")
         hold_service.requeue(ctx, trapped)
         trapped = None
-    decision = decide_checkout(ctx.policy, ctx.calendar, account_of(ctx, ref), item_facts(ctx, row),
-                               ctx.money(row.price_minor), ctx.today)
+    facts = item_facts(ctx, row, state.copies)
+    decision = decide_checkout(ctx.policy, ctx.calendar, account_of(ctx, ref), facts, ctx.money(row.price_minor), ctx.today)
     overridden = None
     if not decision.ok:
         if not no_block:
             raise Refusal(decision.reason, None, decision.rule, steps=[st.detail for st in decision.steps])
         overridden = {"reason": decision.reason.value, "rule": decision.rule}
-        decision = offline_loan(ctx.policy, ctx.calendar, {**patron_facts(ctx, ref), **item_facts(ctx, row)}, ctx.today)
+        decision = offline_loan(ctx.policy, ctx.calendar, {**patron_facts(ctx, ref), **facts}, ctx.today)
     due_at = ctx.calendar.end_of_day(decision.due)
-    loan_id = ctx.conn.execute(_INSERT_LOAN, {
+    loan_id = _INSERT_LOAN.run(ctx.conn, {
         "library_id": ctx.library.id, "item_id": row.id, "patron_id": ref.id, "card_id": ref.card.id if ref.card else None,
         "checked_out_at": ctx.now, "due_at": due_at, "status": "active", "renewals": 0,
         "first_reader": row.times_loaned == 0, "policy_version": ctx.policy.version, "rule_id": decision.rule,
         "terms": decision.terms, "terminal": ctx.terminal,
-    }).inserted_primary_key[0]
-    ctx.conn.execute(_LEND_ITEM, {"item": row.id, "now": ctx.now})
+    })
+    _LEND_ITEM.run(ctx.conn, {"item": row.id, "now": ctx.now})
     if trapped is not None:
         hold_service.fulfil(ctx, trapped)
     return {"rule": decision.rule, "due": due_at, "loan_id": loan_id, "patron_id": ref.id, "item_id": row.id,
@@ -173,16 +181,14 @@ def _locked_loan(ctx: Ctx, item: str) -> tuple[Row, Row | None]:
     under the locks: a concurrent checkin or checkout may have changed it.
     """
     for _ in range(5):
-        peek = find_item(ctx, item)
-        loan = active_loan_of_item(ctx, peek.id)
+        peek = item_state(ctx, item)
         if not ctx.lock_rows:  # SQLite: the transaction already holds the database's write lock
-            return peek, loan
-        if loan is not None:
-            find_patron_by_id_locked(ctx, loan.patron_id)
-        row = find_item(ctx, item, lock=True)
-        current = active_loan_of_item(ctx, row.id)
-        if current is None or (loan is not None and current.id == loan.id):
-            return row, current
+            return peek.item, peek.loan
+        if peek.loan is not None:
+            find_patron_by_id_locked(ctx, peek.loan.patron_id)
+        locked = item_state(ctx, item, lock=True)
+        if locked.loan is None or (peek.loan is not None and locked.loan.id == peek.loan.id):
+            return locked.item, locked.loan
     raise Refusal(Reason.INVALID_STATE, "the item's loan kept changing; try again")
 
 
@@ -193,11 +199,11 @@ def close_loan(ctx: Ctx, loan: Row, item: Row, returned: dt.datetime) -> Decisio
         entry = ctx.charge(loan.patron_id, "overdue", fine.amount, loan_id=loan.id, item_id=item.id, rule_id=fine.rule)
         ctx.notify(loan.patron_id, "fine", f"fine:{entry}", fee_type="overdue", **amounts(ctx, fine.amount),
                    **about_item(ctx, item.id))
-    ctx.conn.execute(_RETURN_LOAN, {"loan": loan.id, "returned": returned})
+    _RETURN_LOAN.run(ctx.conn, {"loan": loan.id, "returned": returned})
     return fine
 
 
 def find_patron_by_id_locked(ctx: Ctx, patron_id: int) -> None:
     """Lock the borrower's row before the item's: the one lock order every service keeps."""
     if ctx.lock_rows:
-        ctx.conn.execute(_LOCK_PATRON, {"patron": patron_id})
+        _LOCK_PATRON.first(ctx.conn, {"patron": patron_id})

@@ -14,6 +14,7 @@ from ils_bridge.services.ledger import apply_deposit_to_fees
 from ils_bridge.services.lookup import find_item, find_patron, require_standing, waiting_holds
 from ils_bridge.services.notices import about_item, about_loan, about_title, place_name
 from ils_bridge.storage import schema as s
+from ils_bridge.storage.prepared import Prepared
 from policies.decisions import decide_hold, shelf_expiry
 
 OPEN_STATUSES = ("waiting", "ready")
@@ -110,12 +111,13 @@ def close(ctx: Ctx, hold: Row, status: str) -> None:
         trap(ctx, ctx.conn.execute(select(s.items).where(s.items.c.id == hold.item_id)).one())
 
 
-_TRAPPED = select(s.holds).where(s.holds.c.item_id == bindparam("item"), s.holds.c.status == "ready")
-_SHELVE = update(s.items).where(s.items.c.id == bindparam("item")).values(status="available", updated_at=bindparam("now"))
+_TRAPPED = Prepared(select(s.holds).where(s.holds.c.item_id == bindparam("item"), s.holds.c.status == "ready"))
+_SHELVE = Prepared(update(s.items).where(s.items.c.id == bindparam("item")).values(
+    status="available", updated_at=bindparam("now")))
 
 
 def trapped_hold(ctx: Ctx, item_id: int) -> Row | None:
-    return ctx.conn.execute(_TRAPPED, {"item": item_id}).first()
+    return _TRAPPED.first(ctx.conn, {"item": item_id})
 
 
 def trap(ctx: Ctx, item: Row) -> dict[str, Any] | None:
@@ -134,7 +136,7 @@ def trap(ctx: Ctx, item: Row) -> dict[str, Any] | None:
                    shelf_expires_on=expires.isoformat())
         return {"hold_id": hold.id, "patron": holder.number, "patron_name": holder.name,
                 "pickup_branch": hold.pickup_branch or item.branch, "shelf_expires_on": expires.isoformat()}
-    ctx.conn.execute(_SHELVE, {"item": item.id, "now": ctx.now})
+    _SHELVE.run(ctx.conn, {"item": item.id, "now": ctx.now})
     return None
 
 
