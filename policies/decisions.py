@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from ils_bridge.calendar import LibraryCalendar
 from ils_bridge.money import round_to
@@ -36,8 +36,13 @@ class Step:
         return f"{self.section}:{self.rule}" if self.rule else f"{self.section}:(none)"
 
 
-@dataclass
+Trace = list[Step] | None  # the steps being recorded, or None when nobody will read them
+
+
+@dataclass(slots=True)
 class Decision:
+    """An outcome, the rule that decided it, and (see ``decide_checkout``) the steps that led there."""
+
     ok: bool
     reason: Reason | None = None
     rule: str | None = None
@@ -52,16 +57,21 @@ class Decision:
         return self
 
 
-@dataclass(frozen=True)
-class CurrentLoan:
-    """A loan the patron has out, as the limits see it."""
+def _refused(reason: Reason, step: Step, trace: Trace) -> Decision:
+    """A refusal by ``step``, after the steps traced so far."""
+    steps = [] if trace is None else trace
+    steps.append(step)
+    return Decision(False, reason, step.rule_ref, steps)
+
+
+class CurrentLoan(NamedTuple):
+    """A loan the patron has out, as the limits see it (a named tuple: immutable and cheap to build)."""
 
     item: Facts
     price: Decimal | None
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(NamedTuple):
     """The patron's standing when they ask to borrow."""
 
     patron: Facts
@@ -115,30 +125,43 @@ def fine_terms(fine: m.FineRule | None) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------- checkout
 def decide_checkout(
-    policy: m.Policy, calendar: LibraryCalendar, account: Account, item: Facts, price: Decimal | None, today: dt.date
+    policy: m.Policy, calendar: LibraryCalendar, account: Account, item: Facts, price: Decimal | None, today: dt.date,
+    *, explain: bool = False,
 ) -> Decision:
-    """May this patron borrow this item today, and until when?  ``item`` must be classified."""
-    decision = Decision(ok=True)
-    if not _account_may_borrow(policy, account, decision):
-        return decision
+    """May this patron borrow this item today, and until when?  ``item`` must be classified.
+
+    A granted checkout is decided without recording how (its ``steps`` are empty) unless ``explain`` asks
+    for them.  A refusal always carries the whole chain, the rules passed and the one that refused: it is
+    decided again with the steps recorded, which costs nothing on the common path.
+    """
+    if not explain:
+        decision = _checkout(policy, calendar, account, item, price, today, None)
+        if decision.ok:
+            return decision
+    return _checkout(policy, calendar, account, item, price, today, [])
+
+
+def _checkout(policy: m.Policy, calendar: LibraryCalendar, account: Account, item: Facts, price: Decimal | None,
+              today: dt.date, trace: Trace) -> Decision:
+    refusal = _borrowing_refusal(policy, account)
+    if refusal is not None:
+        return _refused(*refusal, trace)
     facts = {**account.patron, **item}
     rule = policy.loans.first(facts)
     if rule is None:
-        return decision.refuse(Reason.NOT_LOANABLE, Step("loan", None, "refuse", "no loan rule applies to this patron and item"))
+        return _refused(Reason.NOT_LOANABLE, Step("loan", None, "refuse", "no loan rule applies to this patron and item"), trace)
     if not rule.loanable:
-        return decision.refuse(Reason(rule.reason), Step("loan", rule.id, "refuse", f"{rule.when.describe()}: not loanable"))
+        return _refused(Reason(rule.reason), Step("loan", rule.id, "refuse", f"{rule.when.describe()}: not loanable"), trace)
     if (item.get("copies") or 0) < rule.min_copies:
-        return decision.refuse(Reason.SINGLE_COPY_TITLE, Step(
-            "loan", rule.id, "refuse", f"the title has {item.get('copies')} copies; at least {rule.min_copies} needed to lend"))
-    decision.steps.append(_applied_step(rule))
-    if not _within_limits(policy, account, item, price, decision):
-        return decision
-    if not _deposit_covers(policy, account, facts, decision):
-        return decision
-    decision.rule = f"loan:{rule.id}"
-    decision.due = due_date(policy, calendar, today, rule.period_days)
-    decision.terms = loan_terms(rule, policy.fines.rules.first(facts))
-    return decision
+        return _refused(Reason.SINGLE_COPY_TITLE, Step(
+            "loan", rule.id, "refuse", f"the title has {item.get('copies')} copies; at least {rule.min_copies} needed to lend"), trace)
+    if trace is not None:
+        trace.append(_applied_step(rule))
+    refusal = _limit_refusal(policy, account, item, price, trace) or _deposit_refusal(policy, account, facts, trace)
+    if refusal is not None:
+        return _refused(*refusal, trace)
+    return Decision(True, None, f"loan:{rule.id}", [] if trace is None else trace,
+                    due_date(policy, calendar, today, rule.period_days), loan_terms(rule, policy.fines.rules.first(facts)))
 
 
 def _applied_step(rule: m.LoanRule) -> Step:
@@ -168,27 +191,29 @@ def offline_loan(policy: m.Policy, calendar: LibraryCalendar, facts: Facts, toda
     return decision
 
 
-def _account_may_borrow(policy: m.Policy, account: Account, decision: Decision) -> bool:
+def _borrowing_refusal(policy: m.Policy, account: Account) -> tuple[Reason, Step] | None:
+    """Why the patron's account blocks all borrowing, if it does."""
     refuse_if = policy.borrowing.refuse_if
     if "fines_owed" in refuse_if and account.fines_owed > policy.borrowing.fines_threshold:
-        decision.refuse(Reason.FINES_OWED, Step(
-            "borrowing", "fines_owed", "refuse", f"{account.fines_owed} owed; the limit is {policy.borrowing.fines_threshold}"))
-        return False
+        return Reason.FINES_OWED, Step(
+            "borrowing", "fines_owed", "refuse", f"{account.fines_owed} owed; the limit is {policy.borrowing.fines_threshold}")
     if "overdue_items" in refuse_if and account.overdue_items:
-        decision.refuse(Reason.OVERDUE_ITEM, Step("borrowing", "overdue_items", "refuse", f"{account.overdue_items} item(s) overdue"))
-        return False
-    return True
+        return Reason.OVERDUE_ITEM, Step("borrowing", "overdue_items", "refuse", f"{account.overdue_items} item(s) overdue")
+    return None
 
 
 def applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
-    """For each kind of count (all loans, SS books, ...), the limit that applies to this patron.
+    """For each kind of count (all loans, SS books, ...), the limit that applies to this patron."""
+    return list(_limits_for(policy, patron))  # a list of the caller's own
 
-    Memoised per policy object by the patron facts the limits look at (policies never change once loaded).
-    """
+
+def _limits_for(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
+    """``applicable_limits``, memoised per policy object by the patron facts the limits look at (policies never
+    change once loaded); the list is shared, so read it only."""
     memo = _limit_memo(policy)
     try:
         key = fact_key(patron, memo.keys)
-        return list(memo.chosen[key])  # a list of its own, as before memoising
+        return memo.chosen[key]
     except KeyError:
         pass
     except TypeError:  # an unhashable fact: decide without remembering
@@ -196,7 +221,7 @@ def applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
     if len(memo.chosen) >= MEMO_SIZE:
         memo.chosen.clear()
     limits = memo.chosen[key] = _applicable_limits(policy, patron)
-    return list(limits)
+    return limits
 
 
 @dataclass
@@ -223,23 +248,25 @@ def _applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
     return list(best.values())
 
 
-def _within_limits(policy: m.Policy, account: Account, item: Facts, price: Decimal | None, decision: Decision) -> bool:
-    for limit in applicable_limits(policy, account.patron):
-        if limit.counts is not None and not limit.counts.holds(item):
+def _limit_refusal(policy: m.Policy, account: Account, item: Facts, price: Decimal | None,
+                   trace: Trace) -> tuple[Reason, Step] | None:
+    """The first limit one more loan of ``item`` would break, if any."""
+    for limit in _limits_for(policy, account.patron):
+        counts = limit.counts
+        if counts is not None and not counts.holds(item):
             continue
-        counted = [loan for loan in account.loans if limit.counts is None or limit.counts.holds(loan.item)]
-        if limit.max_items is not None and len(counted) + 1 > limit.max_items:
-            decision.refuse(Reason.LIMIT_REACHED, Step(
-                "limit", limit.id, "refuse", f"{len(counted)} of {limit.max_items} allowed ({limit.group}) already out"))
-            return False
+        counted = account.loans if counts is None else [loan for loan in account.loans if counts.holds(loan.item)]
+        if limit.max_items is not None and len(counted) >= limit.max_items:
+            return Reason.LIMIT_REACHED, Step(
+                "limit", limit.id, "refuse", f"{len(counted)} of {limit.max_items} allowed ({limit.group}) already out")
         if limit.max_value is not None:
             total = sum((loan.price or Decimal(0) for loan in counted), Decimal(0)) + (price or Decimal(0))
             if total > limit.max_value:
-                decision.refuse(Reason(limit.value_reason), Step(
-                    "limit", limit.id, "refuse", f"items out would total {total}, over the {limit.max_value} allowed"))
-                return False
-        decision.steps.append(_passed_step(limit, len(counted)))
-    return True
+                return Reason(limit.value_reason), Step(
+                    "limit", limit.id, "refuse", f"items out would total {total}, over the {limit.max_value} allowed")
+        if trace is not None:
+            trace.append(_passed_step(limit, len(counted)))
+    return None
 
 
 def _passed_step(limit: m.LimitRule, counted: int) -> Step:
@@ -254,21 +281,20 @@ def _passed_step(limit: m.LimitRule, counted: int) -> Step:
     return step
 
 
-def _deposit_covers(policy: m.Policy, account: Account, facts: Facts, decision: Decision) -> bool:
+def _deposit_refusal(policy: m.Policy, account: Account, facts: Facts, trace: Trace) -> tuple[Reason, Step] | None:
     rule = policy.deposits.required.first(facts)
     if rule is None:
-        return True
+        return None
+    held = f"deposit held {account.deposit}; {rule.amount} required"
     if account.deposit < rule.amount:
-        decision.refuse(Reason.DEPOSIT_REQUIRED, Step(
-            "deposit", rule.id, "refuse", f"deposit held {account.deposit}; {rule.amount} required"))
-        return False
-    decision.steps.append(Step("deposit", rule.id, "pass", f"deposit held {account.deposit}; {rule.amount} required"))
-    return True
+        return Reason.DEPOSIT_REQUIRED, Step("deposit", rule.id, "refuse", held)
+    if trace is not None:
+        trace.append(Step("deposit", rule.id, "pass", held))
+    return None
 
 
 # ---------------------------------------------------------------- renewal
-@dataclass(frozen=True)
-class RenewalFacts:
+class RenewalFacts(NamedTuple):
     terms: Mapping[str, Any]
     rule: str
     renewals_done: int
@@ -279,34 +305,28 @@ class RenewalFacts:
     recalled: bool
 
 
-def decide_renewal(policy: m.Policy, calendar: LibraryCalendar, loan: RenewalFacts, today: dt.date) -> Decision:
-    """Renewal by the loan's own terms (fixed at checkout), on today's calendar."""
+def decide_renewal(
+    policy: m.Policy, calendar: LibraryCalendar, loan: RenewalFacts, today: dt.date, *, explain: bool = False
+) -> Decision:
+    """Renewal by the loan's own terms (fixed at checkout), on today's calendar.
+
+    A refusal carries its step; a granted renewal's step is recorded only if ``explain`` asks for it.
+    """
     terms = loan.terms
-    decision = Decision(ok=True, rule=loan.rule)
-    rule_id = loan.rule.split(":", 1)[-1]
     refusal = _renewal_refusal(terms, loan, today > loan.due)
     if refusal is not None:
         reason, detail = refusal
-        return decision.refuse(reason, Step("loan", rule_id, "refuse", detail))
+        return _refused(reason, Step("loan", loan.rule.split(":", 1)[-1], "refuse", detail), None)
     start = today if terms["renew_from"] == "renewal_day" else loan.due
-    decision.due = due_date(policy, calendar, start, terms["period_days"])
-    decision.steps.append(_renewal_step(rule_id, loan.renewals_done + 1, terms["renewals"], terms["period_days"], start))
+    decision = Decision(True, None, loan.rule, [], due_date(policy, calendar, start, terms["period_days"]))
+    if explain:
+        decision.steps.append(_renewal_step(loan.rule.split(":", 1)[-1], loan.renewals_done + 1, terms["renewals"],
+                                            terms["period_days"], start))
     return decision
 
 
-_RENEWAL_STEPS: dict[tuple[str, int, int, int, dt.date], Step] = {}
-
-
 def _renewal_step(rule_id: str, renewal: int, renewals: int, period_days: int, start: dt.date) -> Step:
-    """The step a renewal adds; many loans renew alike on the same day, so the steps are shared (they are frozen)."""
-    key = (rule_id, renewal, renewals, period_days, start)
-    step = _RENEWAL_STEPS.get(key)
-    if step is None:
-        if len(_RENEWAL_STEPS) >= MEMO_SIZE:
-            _RENEWAL_STEPS.clear()
-        step = _RENEWAL_STEPS[key] = Step("loan", rule_id, "apply", f"renewal {renewal} of {renewals}, "
-                                                                    f"{period_days} days from {start}")
-    return step
+    return Step("loan", rule_id, "apply", f"renewal {renewal} of {renewals}, {period_days} days from {start}")
 
 
 def _renewal_refusal(terms: Mapping[str, Any], loan: RenewalFacts, overdue: bool) -> tuple[Reason, str] | None:
@@ -350,9 +370,13 @@ def shelf_expiry(policy: m.Policy, calendar: LibraryCalendar, ready_on: dt.date)
 
 # ---------------------------------------------------------------- fines
 def overdue_fine(
-    policy: m.Policy, calendar: LibraryCalendar, terms: Mapping[str, Any], due: dt.date, returned: dt.date
+    policy: m.Policy, calendar: LibraryCalendar, terms: Mapping[str, Any], due: dt.date, returned: dt.date,
+    *, explain: bool = False,
 ) -> Decision:
-    """The overdue fine for a loan returned on ``returned`` (its fine schedule is the loan's own)."""
+    """The overdue fine for a loan returned on ``returned`` (its fine schedule is the loan's own).
+
+    How it was reckoned (the grace or the days counted) is in ``steps`` only if ``explain`` asks for it.
+    """
     fine = terms.get("fine")
     decision = Decision(ok=True, amount=Decimal(0))
     if returned <= due or fine is None:
@@ -365,8 +389,9 @@ def overdue_fine(
         closure_end = calendar.closure_ending(closure)
         grace_end = closure_end + dt.timedelta(days=grace.days_after)
         if returned <= grace_end:
-            decision.steps.append(Step("fine", f"grace-{closure.kind}", "apply",
-                                       f"due {due} in the {closure.name or closure.kind}; returned by {grace_end}: no fine"))
+            if explain:
+                decision.steps.append(Step("fine", f"grace-{closure.kind}", "apply",
+                                           f"due {due} in the {closure.name or closure.kind}; returned by {grace_end}: no fine"))
             decision.rule = f"fine:grace-{closure.kind}"
             return decision
         if policy.fines.grace_counts_from == "closure_end":
@@ -379,7 +404,8 @@ def overdue_fine(
     if fine["cap"] is not None:
         amount = min(amount, Decimal(fine["cap"]))
     decision.amount = round_to(amount, policy.currency)
-    decision.steps.append(Step("fine", fine["rule"], "apply", f"{days} day(s) overdue from {counted_from}: {decision.amount}"))
+    if explain:
+        decision.steps.append(Step("fine", fine["rule"], "apply", f"{days} day(s) overdue from {counted_from}: {decision.amount}"))
     return decision
 
 

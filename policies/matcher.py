@@ -58,6 +58,8 @@ class RuleSet(Generic[R]):
         # The facts the rules look at: ``first`` depends on nothing else, so its answer is memoised by them.
         self._keys: tuple[str, ...] = tuple(sorted({c.key for r in self.rules for c in r.when.items}))
         self._chosen: dict[tuple, R | None] = {}
+        # Rules that look at no fact at all have no conditions: the first of them always wins.
+        self._always: R | None = self.rules[0] if self.rules and not self._keys else None
 
     def __iter__(self):
         return iter(self.rules)
@@ -67,6 +69,8 @@ class RuleSet(Generic[R]):
 
     def first(self, facts: Facts) -> R | None:
         """The winning rule, or None if no rule applies (the fast path, memoised by the facts the rules read)."""
+        if not self._keys:
+            return self._always
         key = fact_key(facts, self._keys)
         try:
             return self._chosen[key]

@@ -32,7 +32,8 @@ def explain(ctx: Ctx, patron: str, item: str, action: str = "checkout") -> dict[
         decision = Decision(ok=False, reason=standing.reason, rule="patron:standing",
                             steps=[Step("patron", "standing", "refuse", standing.message)])
     elif action == "checkout":
-        decision = decide_checkout(ctx.policy, ctx.calendar, account_of(ctx, ref), ifacts, ctx.money(row.price_minor), ctx.today)
+        decision = decide_checkout(ctx.policy, ctx.calendar, account_of(ctx, ref), ifacts, ctx.money(row.price_minor), ctx.today,
+                                   explain=True)
     elif action == "renew":
         decision = _renew(ctx, ref, row)
     else:
@@ -52,7 +53,7 @@ def _renew(ctx: Ctx, ref: Any, row: Any) -> Decision:
     if loan is None or loan.patron_id != ref.id:
         return Decision(ok=False, reason=Reason.ITEM_NOT_CHECKED_OUT, steps=[
             Step("loan", None, "refuse", "this item is not on loan to this patron")])
-    decision = decide_renewal(ctx.policy, ctx.calendar, renewal_facts(ctx, ref, row, loan), ctx.today)
+    decision = decide_renewal(ctx.policy, ctx.calendar, renewal_facts(ctx, ref, row, loan), ctx.today, explain=True)
     decision.steps.insert(0, Step("loan", loan.rule_id.split(":", 1)[-1], "apply",
                                   f"terms fixed at checkout under policy version {loan.policy_version}"))
     return decision
