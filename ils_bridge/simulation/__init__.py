@@ -47,17 +47,19 @@ class Replay:
     def __init__(self, policy_text: str, lines: Iterable[str], engine: str = "auto"):
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r} ({', '.join(ENGINES)})")
-        self.events = [_read(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+        # Two flat lists rather than (number, event) pairs: a million tuples kept alive for the whole replay
+        # would make every full garbage collection walk them; plain JSON objects are not tracked at all.
+        self.numbers, self.events = _read_all(lines)
         if engine == "auto":
-            engine = "memory" if replayable_in_memory(e for _, e in self.events) else "sql"
-        elif engine == "memory" and not replayable_in_memory(e for _, e in self.events):
+            engine = "memory" if replayable_in_memory(self.events) else "sql"
+        elif engine == "memory" and not replayable_in_memory(self.events):
             raise ValueError("the memory engine does not replay this scenario exactly; use the sql engine")
         self.engine = engine
         self.simulation = MemorySimulation(policy_text) if engine == "memory" else Simulation(policy_text)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         apply = self.simulation.apply
-        for number, event in self.events:
+        for number, event in zip(self.numbers, self.events):
             if isinstance(event, Exception):
                 yield invalid(number, event)
                 continue
@@ -67,7 +69,18 @@ class Replay:
                 yield invalid(number, exc)
 
 
-def _read(number: int, line: str) -> tuple[int, Any]:
+def _read_all(lines: Iterable[str]) -> tuple[list[int], list[Any]]:
+    """The line numbers of the non-blank lines, and for each its event or the error that makes it unreadable."""
+    numbers: list[int] = []
+    events: list[Any] = []
+    for number, line in enumerate(lines, start=1):
+        if line and not line.isspace():
+            numbers.append(number)
+            events.append(_read(line))
+    return numbers, events
+
+
+def _read(line: str) -> Any:
     """A line's event, or the error that makes it unreadable (json's own message, whichever parser read it)."""
     try:
         event = _fast_loads(line)
@@ -75,10 +88,10 @@ def _read(number: int, line: str) -> tuple[int, Any]:
         try:
             event = json.loads(line)
         except json.JSONDecodeError as exc:
-            return number, exc
-    if not isinstance(event, dict):
-        return number, EventError("each line must be a JSON object")
-    return number, event
+            return exc
+    if event.__class__ is not dict:
+        return EventError("each line must be a JSON object")
+    return event
 
 
 def simulate(policy_text: str, lines: Iterable[str], engine: str = "auto") -> Replay:

@@ -153,6 +153,7 @@ class MemorySimulation:
         self.known = dict.fromkeys(OPS)
         self.moments: dict[str, tuple[dt.datetime, dt.date]] = {}
         self.amounts: dict[int, Decimal] = {}
+        self.days: dict[dt.date, str] = {}
 
     def apply(self, event: dict[str, Any]) -> dict[str, Any]:
         op = event.get("op")
@@ -196,6 +197,15 @@ class MemorySimulation:
             amount = self.amounts[minor] = from_minor(minor, self.currency)
         return amount
 
+    def day_text(self, day: dt.date) -> str:
+        """An output date; loans fall due on few distinct days, so their text is remembered."""
+        text = self.days.get(day)
+        if text is None:
+            if len(self.days) >= 65536:
+                self.days.clear()
+            text = self.days[day] = day.isoformat()
+        return text
+
     def fee(self, fee_type: str, amount: Decimal) -> dict[str, str]:
         return {"type": fee_type, "amount": str(amount), "currency": self.currency.code}
 
@@ -228,9 +238,19 @@ class MemorySimulation:
         return None
 
     def patron_facts(self, patron: Patron, card: Card | None) -> dict[str, Any]:
+        """The patron's facts as decisions see them today (kept for the day: a package may lapse overnight).
+
+        Shared by every decision of the day, which only read them; ``_issue_card`` and ``_buy_package``,
+        which change them, clear them.
+        """
+        known = patron.facts_on
+        if known is not None and known[0] == self.today:
+            return known[1]
         package = patron.package if patron.package_until is not None and patron.package_until >= self.today else None
-        return {"patron_type": patron.patron_type, "patron_group": patron.patron_group, "package": package,
-                "card_kind": card.kind if card is not None else None}
+        facts = {"patron_type": patron.patron_type, "patron_group": patron.patron_group, "package": package,
+                 "card_kind": card.kind if card is not None else None}
+        patron.facts_on = self.today, facts
+        return facts
 
     def item_facts(self, item: Item) -> dict[str, Any]:
         copies = self.live_copies[item.title]
@@ -294,7 +314,7 @@ class MemorySimulation:
         else:
             valid_until = self.today + dt.timedelta(days=card_kind.validity_days)
         card = Card(number, card_kind.kind, valid_until)
-        patron.card = card
+        patron.card, patron.facts_on = card, None
         self.cards[number] = (patron, card)
         self.sell("card", card_kind.fee, fees)
 
@@ -304,6 +324,7 @@ class MemorySimulation:
             raise Refusal(Reason.INVALID_REQUEST)
         patron, _ = self.find_patron(patron_number)
         patron.package, patron.package_until = code, self.today + dt.timedelta(days=package.valid_days)
+        patron.facts_on = None
         self.sell("package", package.price, fees)
 
     def _take_deposit(self, patron_number: str, amount: str) -> None:
@@ -392,24 +413,24 @@ class MemorySimulation:
         if not decision.ok:
             raise Refusal(decision.reason, None, decision.rule)
         self.loans_made += 1
-        loan = Loan(self.loans_made, patron, item, decision.due, decision.rule, decision.terms)
+        loan = Loan(self.loans_made, patron, item, decision.due, decision.rule, decision.terms,
+                    CurrentLoan(self.loan_facts(item), item.price))
         self.loans[loan.id] = patron.loans[loan.id] = loan
         item.status, item.loan = "checked_out", loan
         item.times_loaned += 1
         if trapped is not None:  # fulfilled: the copy leaves with its holder
             self.forget_hold(trapped)
             item.trapped = None
-        return {"op": "checkout", "ok": True, "reason": None, "due": decision.due.isoformat(), "fees": [],
+        return {"op": "checkout", "ok": True, "reason": None, "due": self.day_text(decision.due), "fees": [],
                 "rule": decision.rule}
 
     def account(self, patron: Patron, card: Card | None) -> Account:
         """The patron's standing as limits and borrowing blocks see it (circulation.account_of)."""
         today = self.today
         loans = patron.loans.values()
-        loan_facts = self.loan_facts
         return Account(
             self.patron_facts(patron, card),
-            [CurrentLoan(loan_facts(loan.item), loan.item.price) for loan in loans],
+            [loan.counted for loan in loans],
             self.money(patron.fees),
             sum(1 for loan in loans if loan.due < today) if loans else 0,
             self.money(patron.deposit),
@@ -440,7 +461,7 @@ class MemorySimulation:
             raise Refusal(decision.reason, None, decision.rule)
         loan.due = decision.due
         loan.renewals += 1
-        return {"op": op, "ok": True, "reason": None, "due": decision.due.isoformat(), "fees": [], "rule": loan.rule_id}
+        return {"op": op, "ok": True, "reason": None, "due": self.day_text(decision.due), "fees": [], "rule": loan.rule_id}
 
     def _checkin(self, event: dict[str, Any]) -> dict[str, Any]:
         item = self.items.get(event.get("item") or req(event, "item"))

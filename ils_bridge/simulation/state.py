@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ils_bridge.calendar import Closure, LibraryCalendar
+from policies.decisions import CurrentLoan
 
 
 class RememberingCalendar(LibraryCalendar):
@@ -33,14 +34,14 @@ class RememberingCalendar(LibraryCalendar):
         return known
 
 
-@dataclass
+@dataclass(slots=True)
 class Card:
     number: str
     kind: str
     valid_until: dt.date | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Charge:
     """An open charge on the fees account; ordered as ``open_charges`` orders them (created, then id)."""
 
@@ -53,7 +54,7 @@ class Charge:
         return (self.created_at, self.seq) < (other.created_at, other.seq)
 
 
-@dataclass
+@dataclass(slots=True)
 class Patron:
     number: str
     patron_type: str
@@ -67,12 +68,13 @@ class Patron:
     charges: list[Charge] = field(default_factory=list)  # open charges only
     loans: dict[int, Loan] = field(default_factory=dict)  # active loans by id
     holds: dict[int, Hold] = field(default_factory=dict)  # open holds (waiting or ready) by id
+    facts_on: tuple[dt.date, dict[str, Any]] | None = None  # (day, the facts decisions saw that day); cleared on change
 
     def add_charge(self, charge: Charge) -> None:
         insort(self.charges, charge)
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     barcode: str
     title: int
@@ -86,7 +88,7 @@ class Item:
     facts_for: tuple[int, dict[str, Any]] | None = None  # (copies, classified facts with copies)
 
 
-@dataclass
+@dataclass(slots=True)
 class Loan:
     id: int
     patron: Patron
@@ -94,12 +96,13 @@ class Loan:
     due: dt.date
     rule_id: str
     terms: dict[str, Any]
+    counted: CurrentLoan  # the loan as borrowing limits count it
     renewals: int = 0
     deposit_deducted_days: int = 0
     recalled: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Hold:
     """A hold on a title (or on one copy); ``item`` is that copy, or the copy trapped for it once ready."""
 
