@@ -17,7 +17,7 @@ from ils_bridge.calendar import LibraryCalendar
 from ils_bridge.money import round_to
 from ils_bridge.reasons import Reason
 from policies import model as m
-from policies.matcher import MEMO_SIZE, fact_key
+from policies.matcher import FactMemo
 
 Facts = Mapping[str, Any]
 
@@ -210,32 +210,12 @@ def applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
 def _limits_for(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:
     """``applicable_limits``, memoised per policy object by the patron facts the limits look at (policies never
     change once loaded); the list is shared, so read it only."""
-    memo = _limit_memo(policy)
-    try:
-        key = fact_key(patron, memo.keys)
-        return memo.chosen[key]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable fact: decide without remembering
-        return _applicable_limits(policy, patron)
-    if len(memo.chosen) >= MEMO_SIZE:
-        memo.chosen.clear()
-    limits = memo.chosen[key] = _applicable_limits(policy, patron)
-    return limits
-
-
-@dataclass
-class _LimitMemo:
-    keys: tuple[str, ...]
-    chosen: dict[tuple, list[m.LimitRule]] = field(default_factory=dict)
-
-
-def _limit_memo(policy: m.Policy) -> _LimitMemo:
     memo = policy.__dict__.get("_limit_memo")
     if memo is None:
-        memo = _LimitMemo(tuple(sorted({c.key for limit in policy.limits for c in limit.when.items})))
+        memo = FactMemo((c.key for limit in policy.limits for c in limit.when.items),
+                        lambda facts: _applicable_limits(policy, facts))
         object.__setattr__(policy, "_limit_memo", memo)  # frozen dataclass: a cache beside its fields
-    return memo
+    return memo.get(patron)
 
 
 def _applicable_limits(policy: m.Policy, patron: Facts) -> list[m.LimitRule]:

@@ -13,7 +13,7 @@ Precedence, documented in docs/policy-language.md:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Iterable, Sequence, TypeVar
+from typing import Callable, Generic, Iterable, Sequence, TypeVar
 
 from policies.conditions import Conditions, Facts
 
@@ -32,14 +32,43 @@ class Rule:
 
 
 R = TypeVar("R", bound=Rule)
+V = TypeVar("V")
 
-MEMO_SIZE = 4096  # distinct fact combinations remembered per rule set
+MEMO_SIZE = 4096  # distinct fact combinations remembered per memo
 
 
-def fact_key(facts: Facts, keys: tuple[str, ...]) -> tuple:
-    """The values of ``keys`` in ``facts``, with their types (1 and True are equal but different facts)."""
-    values = tuple(map(facts.get, keys))
-    return values, tuple(map(type, values))
+class FactMemo(Generic[V]):
+    """Answers that depend only on a few facts, remembered by those facts' values (policies never change once loaded).
+
+    1 and True are equal but different facts, so values are remembered with their types; except that when
+    every value is text or absent, the values alone are the key (the cheap, common case: a tuple of text
+    and None can only equal another such tuple).  Unhashable values are never remembered.
+    """
+
+    def __init__(self, keys: Iterable[str], compute: Callable[[Facts], V]):
+        self.keys: tuple[str, ...] = tuple(sorted(set(keys)))
+        self.compute = compute
+        self.plain: dict[tuple, V] = {}
+        self.typed: dict[tuple, V] = {}
+
+    def get(self, facts: Facts) -> V:
+        values = tuple(map(facts.get, self.keys))
+        try:
+            return self.plain[values]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable fact: decide without remembering
+            return self.compute(facts)
+        if all(value is None or value.__class__ is str for value in values):
+            memo, key = self.plain, values
+        else:
+            memo, key = self.typed, (values, tuple(map(type, values)))
+            if key in memo:
+                return memo[key]
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        answer = memo[key] = self.compute(facts)
+        return answer
 
 
 @dataclass(frozen=True)
@@ -56,10 +85,9 @@ class RuleSet(Generic[R]):
     def __init__(self, rules: Sequence[R]):
         self.rules: tuple[R, ...] = tuple(sorted(rules, key=lambda r: r.rank, reverse=True))
         # The facts the rules look at: ``first`` depends on nothing else, so its answer is memoised by them.
-        self._keys: tuple[str, ...] = tuple(sorted({c.key for r in self.rules for c in r.when.items}))
-        self._chosen: dict[tuple, R | None] = {}
+        self._chosen: FactMemo[R | None] = FactMemo((c.key for r in self.rules for c in r.when.items), self._search)
         # Rules that look at no fact at all have no conditions: the first of them always wins.
-        self._always: R | None = self.rules[0] if self.rules and not self._keys else None
+        self._always: R | None = self.rules[0] if self.rules and not self._chosen.keys else None
 
     def __iter__(self):
         return iter(self.rules)
@@ -69,19 +97,9 @@ class RuleSet(Generic[R]):
 
     def first(self, facts: Facts) -> R | None:
         """The winning rule, or None if no rule applies (the fast path, memoised by the facts the rules read)."""
-        if not self._keys:
+        if self._always is not None:
             return self._always
-        key = fact_key(facts, self._keys)
-        try:
-            return self._chosen[key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable fact: decide without remembering
-            return self._search(facts)
-        if len(self._chosen) >= MEMO_SIZE:
-            self._chosen.clear()
-        rule = self._chosen[key] = self._search(facts)
-        return rule
+        return self._chosen.get(facts)
 
     def _search(self, facts: Facts) -> R | None:
         for rule in self.rules:
