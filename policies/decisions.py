@@ -91,8 +91,14 @@ def classify(policy: m.Policy, item: Facts) -> dict[str, Any]:
 
 
 def due_date(policy: m.Policy, calendar: LibraryCalendar, start: dt.date, period_days: int) -> dt.date:
-    due = start + dt.timedelta(days=period_days)
+    period = _PERIODS.get(period_days)
+    if period is None:
+        period = _PERIODS[period_days] = dt.timedelta(days=period_days)
+    due = start + period
     return calendar.next_open_day(due) if policy.calendar.due_dates_avoid_closed else due
+
+
+_PERIODS: dict[int, dt.timedelta] = {}  # loan periods are few: each built once
 
 
 def loan_terms(rule: m.LoanRule, fine: m.FineRule | None) -> dict[str, Any]:

@@ -426,15 +426,13 @@ class MemorySimulation:
 
     def account(self, patron: Patron, card: Card | None) -> Account:
         """The patron's standing as limits and borrowing blocks see it (circulation.account_of)."""
-        today = self.today
-        loans = patron.loans.values()
-        return Account(
-            self.patron_facts(patron, card),
-            [loan.counted for loan in loans],
-            self.money(patron.fees),
-            sum(1 for loan in loans if loan.due < today) if loans else 0,
-            self.money(patron.deposit),
-        )
+        counted, overdue = [], 0
+        if patron.loans:
+            today = self.today
+            for loan in patron.loans.values():
+                counted.append(loan.counted)
+                overdue += loan.due < today
+        return Account(self.patron_facts(patron, card), counted, self.money(patron.fees), overdue, self.money(patron.deposit))
 
     def _renew(self, event: dict[str, Any]) -> dict[str, Any]:
         patron_id = event.get("patron") or req(event, "patron")
