@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -23,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ils_bridge.storage import migrate
 from ils_bridge.storage.schema import metadata
+from ils_bridge.storage.thread_connections import ThreadConnections
 from ils_bridge.storage.urls import is_memory, normalise_url
 
 T = TypeVar("T")
@@ -40,6 +44,9 @@ class Database:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine: Engine = self._create_engine(pool_size, echo)
+        # In memory every thread shares the one connection already (StaticPool).
+        self._threads = ThreadConnections(self.engine) if self.is_sqlite and not is_memory(self.url) else None
+        self._grouped = threading.local()  # .conn: the connection of the group open on this thread
 
     def _create_engine(self, pool_size: int, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -80,10 +87,45 @@ class Database:
         else:
             migrate.upgrade(self.url)
 
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Group commit (SQLite files): the transactions this thread runs inside the block share one database
+        transaction, each in a savepoint of its own, and are committed together when the block ends.
+
+        Each call stays atomic (its savepoint is rolled back on failure, and the
+        others keep their work), but none is durable before the block's COMMIT:
+        a caller answers its clients only after the block ends, and if the
+        COMMIT fails, every call in it failed.  One COMMIT writes a page that
+        several calls changed once, not once per call.  Elsewhere (PostgreSQL,
+        memory, a group already open on this thread) each transaction stands alone.
+        """
+        if self._threads is None or getattr(self._grouped, "conn", None) is not None:
+            yield
+            return
+        with self._threads.connection() as conn:
+            driver = conn.connection.dbapi_connection
+            driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            self._grouped.conn = conn
+            try:
+                yield
+            except BaseException:
+                driver.rollback()  # type: ignore[union-attr]
+                raise
+            finally:
+                self._grouped.conn = None
+            _require_open(driver)
+            driver.commit()  # type: ignore[union-attr]
+
     def transaction(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
         """Run ``work`` in one transaction, retrying on lock contention; roll back on any exception."""
+        grouped = getattr(self._grouped, "conn", None)
+        if grouped is not None:
+            return _savepoint(grouped, work)
         for attempt in range(RETRIES):
             try:
+                if self._threads is not None:
+                    with self._threads.connection() as conn:
+                        return _sqlite_transaction(conn, work, write)
                 with self.engine.connect() as conn:
                     if self.is_sqlite:
                         return _sqlite_transaction(conn, work, write)
@@ -101,6 +143,8 @@ class Database:
         return self.transaction(work, write=False)
 
     def dispose(self) -> None:
+        if self._threads is not None:
+            self._threads.close()
         self.engine.dispose()
 
 
@@ -121,6 +165,30 @@ def _sqlite_transaction(conn: Connection, work: Callable[[Connection], T], write
         raise
     driver.commit()  # type: ignore[union-attr]
     return result
+
+
+def _savepoint(conn: Connection, work: Callable[[Connection], T]) -> T:
+    """One call inside a group: its own savepoint, rolled back alone if the call fails."""
+    driver = conn.connection.dbapi_connection
+    _require_open(driver)
+    driver.execute("SAVEPOINT grouped_call")  # type: ignore[union-attr]
+    try:
+        result = work(conn)
+    except BaseException:
+        _require_open(driver)
+        driver.execute("ROLLBACK TO grouped_call")  # type: ignore[union-attr]
+        driver.execute("RELEASE grouped_call")  # type: ignore[union-attr]
+        raise
+    _require_open(driver)
+    driver.execute("RELEASE grouped_call")  # type: ignore[union-attr]
+    return result
+
+
+def _require_open(driver: Any) -> None:
+    """SQLite rolls a whole transaction back on some errors (disk full, I/O): then the group's earlier calls are
+    lost, and neither a later call nor the group's COMMIT may pretend otherwise."""
+    if not driver.in_transaction:
+        raise DatabaseUnavailable("the database rolled the group's transaction back; nothing in it was saved")
 
 
 def _cause(exc: Exception) -> Exception:
