@@ -99,7 +99,7 @@ class Backend:
         self.recheck_seconds = RECHECK_SECONDS
         self._offline_until = 0.0
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="sip2-service")
-        self.writer = SerialWriter() if app.db.is_sqlite else None
+        self.writer = SerialWriter(group=app.db.group) if app.db.is_sqlite else None
         self.reads_inline = app.db.is_sqlite
         self._libraries: dict[str, Library] = {}
         self._lock = threading.Lock()

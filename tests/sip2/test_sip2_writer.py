@@ -101,3 +101,63 @@ def test_writes_queued_together_wake_the_loop_once() -> None:
     finally:
         writer.close()
     assert wake_ups == ["sip2-writer"]
+
+
+class _RecordingGroup:
+    """A stand-in for Database.group: notes when each group opens and ends, and can fail its commit."""
+
+    def __init__(self, fail_commit: bool = False) -> None:
+        self.events: list[str] = []
+        self.fail_commit = fail_commit
+
+    def __call__(self):
+        group = self
+
+        class _Group:
+            def __enter__(self) -> None:
+                group.events.append("begin")
+
+            def __exit__(self, *exc: object) -> None:
+                group.events.append("commit")
+                if group.fail_commit:
+                    raise OSError("disk full at commit")
+
+        return _Group()
+
+
+def test_grouped_writes_are_answered_only_after_their_group_commits() -> None:
+    group = _RecordingGroup()
+    writer = SerialWriter(name="grouped-writer", group=group)
+
+    def write(n: int) -> int:
+        group.events.append(f"write {n}")
+        return n
+
+    async def main() -> list[int]:
+        async def answered(n: int) -> int:
+            result = await writer.run(lambda: write(n))
+            group.events.append(f"answer {n}")
+            return result
+        return await asyncio.gather(*(answered(n) for n in range(50)))
+
+    try:
+        assert asyncio.run(main()) == list(range(50))
+    finally:
+        writer.close()
+    for n in range(50):
+        written, answered = group.events.index(f"write {n}"), group.events.index(f"answer {n}")
+        assert "commit" in group.events[written:answered]
+    assert group.events.count("begin") == group.events.count("commit") <= 50
+
+
+def test_a_failed_group_commit_fails_every_write_in_it() -> None:
+    writer = SerialWriter(name="failing-writer", group=_RecordingGroup(fail_commit=True))
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(writer.run(lambda n=n: n) for n in range(5)), return_exceptions=True)
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        writer.close()
+    assert all(isinstance(result, OSError) for result in results)
