@@ -49,6 +49,7 @@ MAX_RECORD_LENGTH = 99999  # five leader digits
 MARCXML_NS = "http://www.loc.gov/MARC21/slim"
 _BLOCK = 1 << 16
 _LEADING_JUNK = b"\r\n\t \x00"
+_ENCODED_FFFD = "\ufffd".encode()  # the replacement character, as UTF-8 bytes
 
 
 class UnknownFormat(ValueError):
@@ -172,8 +173,11 @@ def _failure_result(number: int, offset: int | None, end: int | None, reason: st
 def _checked(
     number: int, offset: int | None, end: int | None, record: pymarc.Record, raw: bytes | None = None, **kw
 ) -> ReadResult:
-    """Apply the structural checks every record must pass, whatever its format."""
-    problem = validation.structural_problem(record)
+    """Apply the structural checks every record must pass, whatever its format.
+
+    ``raw`` bytes come checked as valid UTF-8: without an encoded U+FFFD in
+    them, no value of the record holds one."""
+    problem = validation.structural_problem(record, text_checked=raw is not None and _ENCODED_FFFD not in raw)
     if problem:
         return _failure_result(
             number, offset, end, problem.code, problem.message, control_number=control_number(record), **kw

@@ -8,6 +8,7 @@ per record and imports the record anyway.
 
 from __future__ import annotations
 
+import operator
 import re
 import string
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ import pymarc
 _TAG = re.compile(r"^[0-9A-Za-z]{3}$")
 _SUBFIELD_CODES = frozenset(string.digits + string.ascii_lowercase)
 _INDICATORS = _SUBFIELD_CODES | {" "}  # MARC21: blank, digit or lower-case letter
+_NUMERIC_TAGS = frozenset(f"{n:03d}" for n in range(1000))  # most tags: a set lookup instead of the pattern
+_code = operator.attrgetter("code")
 REPLACEMENT_CHARACTER = "\ufffd"
 
 
@@ -26,10 +29,14 @@ class Problem:
     message: str
 
 
-def structural_problem(record: pymarc.Record) -> Problem | None:
-    """The first structural problem of a decoded record, or None."""
+def structural_problem(record: pymarc.Record, text_checked: bool = False) -> Problem | None:
+    """The first structural problem of a decoded record, or None.
+
+    ``text_checked``: the caller has made sure no value holds U+FFFD (the
+    record's bytes are valid UTF-8 without one), so the per-value encoding
+    check is skipped."""
     for field in record.fields:
-        problem = _field_problem(field)
+        problem = _field_problem(field, text_checked)
         if problem:
             return problem
     if not record.get_fields("245"):
@@ -37,14 +44,19 @@ def structural_problem(record: pymarc.Record) -> Problem | None:
     return None
 
 
-def _field_problem(field: pymarc.Field) -> Problem | None:
-    if not _TAG.match(field.tag):
+def _field_problem(field: pymarc.Field, text_checked: bool) -> Problem | None:
+    if field.tag not in _NUMERIC_TAGS and not _TAG.match(field.tag):
         return Problem("bad_tag", f"invalid tag {field.tag!r}")
     if field.is_control_field():
-        return _encoding_problem(field.tag, field.data)
-    for position, indicator in enumerate(field.indicators or ("", ""), start=1):
-        if indicator not in _INDICATORS:
-            return Problem("invalid_indicator", f"field {field.tag} indicator {position} is {indicator!r}")
+        return None if text_checked else _encoding_problem(field.tag, field.data)
+    indicators = field.indicators or ("", "")
+    if len(indicators) == 2 and indicators[0] in _INDICATORS and indicators[1] in _INDICATORS:
+        if text_checked and _SUBFIELD_CODES.issuperset(map(_code, field.subfields)):
+            return None  # the common case, without a Python step per subfield
+    else:
+        for position, indicator in enumerate(indicators, start=1):
+            if indicator not in _INDICATORS:
+                return Problem("invalid_indicator", f"field {field.tag} indicator {position} is {indicator!r}")
     for subfield in field.subfields:
         if subfield.code not in _SUBFIELD_CODES:
             return Problem("bad_subfield_code", f"field {field.tag} has subfield code {subfield.code!r}")

@@ -30,6 +30,30 @@ def test_structural_problems(data, damage, code):
     assert structural_problem(record).code == code
 
 
+@pytest.mark.parametrize(
+    ("damage", "code"),
+    [
+        (lambda r: setattr(r["245"], "indicators", pymarc.Indicators("1", "!")), "invalid_indicator"),
+        (lambda r: setattr(r["245"], "indicators", pymarc.Indicators("1", "")), "invalid_indicator"),
+        (lambda r: r["245"].subfields.append(pymarc.Subfield("A", "x")), "bad_subfield_code"),
+        (lambda r: setattr(r["245"], "tag", "24!"), "bad_tag"),
+    ],
+)
+def test_structural_problems_when_the_text_was_checked_already(data, damage, code):
+    record = first(data, "unicode_852.mrc")
+    damage(record)
+    assert structural_problem(record, text_checked=True).code == code
+
+
+def test_a_replacement_character_in_valid_utf8_bytes_is_still_bad_encoding(data, tmp_path):
+    record = first(data, "unicode_852.mrc")
+    record["245"].subfields[0] = pymarc.Subfield("a", "bad \ufffd")
+    damaged = tmp_path / "fffd.mrc"
+    damaged.write_bytes(record.as_marc())
+    result = next(read_records(damaged))
+    assert result.failure is not None and result.failure.reason == "bad_encoding"
+
+
 def test_lint_reports_content_problems(data):
     pytest.importorskip("marc_lint")
     record = first(data, "loc_books.mrc")
