@@ -51,6 +51,7 @@ from marc.reading import (
     UnknownFormat,
     read_records,
 )
+from marc.search.upkeep import MERGE_AFTER_RECORDS, merge_after_bulk_load
 from marc.validation import Linter
 
 Mode = Literal["add", "replace", "merge_holdings", "skip"]
@@ -106,7 +107,8 @@ class ImportReport:
     items_updated: int = 0
     failures: list[ImportFailure] = field(default_factory=list)
     lint: list[LintWarnings] = field(default_factory=list)
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # includes the index merge
+    index_merge_seconds: float | None = None  # None: the import was too small to merge the search index
 
     @property
     def records(self) -> int:
@@ -167,8 +169,12 @@ def import_files(
     encoding: Encoding = "auto",
     parser: Parser = "auto",
     materials: Collection[str] | None = None,
+    merge_index_after: int = MERGE_AFTER_RECORDS,
 ) -> ImportReport:
-    """Import every record of the files; never stops on a bad record (see the report)."""
+    """Import every record of the files; never stops on a bad record (see the report).
+
+    A run that added or updated ``merge_index_after`` records or more merges
+    the search index once at its end (see ``marc.search.upkeep``)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     run = _ImportRun(
@@ -184,6 +190,8 @@ def import_files(
     )
     for path in map(Path, paths):
         run.import_file(path, format=format, encoding=encoding, parser=parser)
+    if not dry_run and run.report.added + run.report.updated >= merge_index_after:
+        run.report.index_merge_seconds = merge_after_bulk_load(catalogue.engine)
     run.report.elapsed = time.monotonic() - run.started
     return run.report
 

@@ -64,21 +64,32 @@ def language(record: pymarc.Record) -> str | None:
     return None
 
 
-def _values(record: pymarc.Record, spec: dict[str, str | None]) -> list[str]:
-    out = []
-    for f in record.get_fields(*spec):
-        codes = spec[f.tag]
+# tag -> the (index, subfield codes) it feeds: ``extract`` reads each field once.
+_INDEXES_BY_TAG: dict[str, list[tuple[Index, str | None]]] = {}
+for _index, _spec in INDEX_FIELDS.items():
+    for _tag, _codes in _spec.items():
+        _INDEXES_BY_TAG.setdefault(_tag, []).append((_index, _codes))
+
+
+def _field_values(record: pymarc.Record) -> tuple[dict[Index, list[str]], list[str]]:
+    """The text of every index in ``INDEX_FIELDS``, and of the "any" index, in
+    one pass over the record's fields (values in field order)."""
+    values: dict[Index, list[str]] = {index: [] for index in INDEX_FIELDS}
+    any_values: list[str] = []
+    for f in record.fields:
+        tag = f.tag
         if f.is_control_field():
-            out.append(f.data.strip())
+            for index, _ in _INDEXES_BY_TAG.get(tag, ()):
+                values[index].append(f.data.strip())
             continue
-        parts = [v for c, v in _subfields(f) if codes is None or c in codes]
-        if parts:
-            out.append(" ".join(parts))
-    return out
-
-
-def _subfields(f: pymarc.Field) -> list[tuple[str, str]]:
-    return [(s.code, s.value) for s in f.subfields]
+        subfields = f.subfields
+        for index, codes in _INDEXES_BY_TAG.get(tag, ()):
+            parts = [s.value for s in subfields if codes is None or s.code in codes]
+            if parts:
+                values[index].append(" ".join(parts))
+        if tag < "900" and tag not in ANY_EXCLUDED:
+            any_values.append(" ".join(s.value for s in subfields))
+    return values, any_values
 
 
 def _isxn(values: list[str]) -> list[str]:
@@ -101,7 +112,7 @@ class IndexedRecord:
 
 
 def extract(record: pymarc.Record) -> IndexedRecord:
-    values = {index: _values(record, spec) for index, spec in INDEX_FIELDS.items()}
+    values, any_values = _field_values(record)
     values[Index.ISBN] = _isxn(values[Index.ISBN])
     values[Index.ISSN] = _isxn(values[Index.ISSN])
     year = publication_year(record)
@@ -109,10 +120,6 @@ def extract(record: pymarc.Record) -> IndexedRecord:
     values[Index.YEAR] = [str(year)] if year else []
     values[Index.LANGUAGE] = [lang] if lang else []
     values[Index.MATERIAL] = [material_type(str(record.leader))]
-    values[Index.ANY] = [
-        " ".join(v for _, v in _subfields(f))
-        for f in record.fields
-        if not f.is_control_field() and f.tag < "900" and f.tag not in ANY_EXCLUDED
-    ]
+    values[Index.ANY] = any_values
     title = values[Index.TITLE][0] if values[Index.TITLE] else ""
     return IndexedRecord(values=values, year=year, sort_title=fold(title)[:200])

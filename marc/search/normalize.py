@@ -74,9 +74,16 @@ def _split_cjk(word: str) -> list[str]:
 
 
 def tokens(text: str) -> list[str]:
-    """The index tokens of a text, in order."""
+    """The index tokens of a text, in order.
+
+    Most catalogue text has no CJK at all: one search of the whole folded
+    text spares those the per-word CJK check."""
+    folded = fold(text)
+    words = _WORD.findall(folded)
+    if not _CJK.search(folded):
+        return words
     out: list[str] = []
-    for word in _WORD.findall(fold(text)):
+    for word in words:
         out.extend(_split_cjk(word))
     return out
 

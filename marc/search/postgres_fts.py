@@ -84,6 +84,11 @@ class PostgresIndex(SearchIndex):
     def _clear_text(self, conn: Connection) -> None:
         conn.exec_driver_sql("DELETE FROM search_pg")
 
+    def _merge_segments(self, conn: Connection) -> None:
+        """GIN keeps recent insertions in a pending list that every search scans
+        (until autovacuum or the list's size limit moves them): move them now."""
+        conn.exec_driver_sql("SELECT gin_clean_pending_list('ix_search_pg_doc'::regclass)")
+
     @staticmethod
     def placeholder(name: str) -> str:
         return f"%({name})s"

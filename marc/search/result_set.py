@@ -97,7 +97,7 @@ class ResultSet:
         """Run ``query``; a query over earlier result sets is evaluated whole (see ``SearchIndex.search``)."""
         if _mentions_result_set(query):
             return cls.of_ids(index, index.search(query, result_sets))
-        sql, params = index._ordered_sql(query)  # noqa: SLF001 - the index's own SQL for this query
+        sql, params = index.ordered_ids_sql(query)
         with driver_cursor(index.engine) as cursor:
             cursor.execute(f"{sql} LIMIT {FIRST_PAGE + 1}", params)
             first = [row[0] for row in cursor.fetchall()]

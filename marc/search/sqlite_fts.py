@@ -16,7 +16,7 @@ FTS_DDL = (
     "tokenize = 'unicode61 remove_diacritics 0', detail = full)"
 )
 VOCAB_DDL = "CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab USING fts5vocab(search_fts, col)"
-INSERT = text(f"INSERT INTO search_fts(rowid, {', '.join(COLUMNS)}) VALUES (:rowid, {', '.join(':' + c for c in COLUMNS)})")
+INSERT = f"INSERT INTO search_fts(rowid, {', '.join(COLUMNS)}) VALUES (?, {', '.join('?' for _ in COLUMNS)})"
 DELETE_TEXTS = text("DELETE FROM search_fts WHERE rowid IN :ids").bindparams(bindparam("ids", expanding=True))
 FTS_OPERATORS = {BoolOp.AND: "AND", BoolOp.OR: "OR", BoolOp.NOT: "NOT"}
 # Sentinel tokens start with U+01C2; scan lists words only.
@@ -46,14 +46,19 @@ class SqliteIndex(SearchIndex):
         conn.exec_driver_sql(VOCAB_DDL)
 
     def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, list[str]]]]) -> None:
-        rows = [{"rowid": rid, **{c: " ".join(streams.get(Index(c), [])) for c in COLUMNS}} for rid, streams in docs]
-        conn.execute(INSERT, rows)
+        empty: list[str] = []
+        rows = [(rid, *[" ".join(streams.get(index, empty)) for index in TEXT_INDEXES]) for rid, streams in docs]
+        conn.exec_driver_sql(INSERT, rows)  # many rows: SQLAlchemy's per-row work is skipped
 
     def _delete_texts(self, conn: Connection, record_ids: list[int]) -> None:
         conn.execute(DELETE_TEXTS, {"ids": record_ids})
 
     def _clear_text(self, conn: Connection) -> None:
         conn.exec_driver_sql("DELETE FROM search_fts")
+
+    def _merge_segments(self, conn: Connection) -> None:
+        """FTS5's 'optimize': every segment b-tree merged into one."""
+        conn.exec_driver_sql("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
 
     @staticmethod
     def placeholder(name: str) -> str:

@@ -8,6 +8,10 @@ commits: the index entries land (or roll back) with the records, and a
 record is searchable the moment its
 import batch or ``Library.add_title`` commits.  The hook is named in
 ``catalogue.RECORD_HOOKS``, so every process that writes records runs it.
+
+Each batch so indexed adds a small piece to the full-text index; after a
+rebuild or an import of ``MERGE_AFTER_RECORDS`` records or more,
+``merge_after_bulk_load`` merges the pieces (once, not per batch).
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection, Engine
 
-from marc.search.index import SearchIndex, backend_for
+from marc.search.index import SearchIndex, backend_for, open_index
+
+# An import that wrote at least this many records merges the index at its end.
+MERGE_AFTER_RECORDS = 5_000
 
 # One writer per engine, its tables checked once per process.
 _writers: weakref.WeakKeyDictionary[Engine, SearchIndex] = weakref.WeakKeyDictionary()
@@ -36,3 +43,8 @@ def _writer(conn: Connection) -> SearchIndex:
         _writers[conn.engine] = writer
     return writer
 
+
+
+def merge_after_bulk_load(engine: Engine) -> float:
+    """Merge the search index after a rebuild or a large import; returns the seconds it took."""
+    return open_index(engine).merge_segments()

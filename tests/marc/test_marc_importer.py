@@ -217,3 +217,22 @@ def test_imported_records_are_searchable_and_a_dry_run_indexes_nothing(catalogue
     chinese = next(catalogue.iter_records())
     assert index.search(title) == [chinese.id]
     assert index.search(Clause(Index.ANY, "hoa vàng")) == [chinese.id + 1]
+
+
+def test_a_large_import_merges_the_search_index_once_at_its_end(catalogue, data):
+    small = import_files(catalogue, [data / "unicode_952.mrc"], mapping="koha952")
+    assert small.index_merge_seconds is None
+
+    report = import_files(catalogue, [data / "loc_books.mrc"], batch_size=2, merge_index_after=1)
+
+    assert report.added >= 1
+    assert report.index_merge_seconds is not None
+    if catalogue.engine.dialect.name == "sqlite":
+        with catalogue.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(DISTINCT segid) FROM search_fts_idx").scalar_one() == 1
+    assert open_index(catalogue.engine).search(Clause(Index.ANY, "the"))  # still answers
+
+
+def test_a_dry_run_never_merges_the_index(catalogue, data):
+    report = import_files(catalogue, [data / "loc_books.mrc"], dry_run=True, merge_index_after=1)
+    assert report.index_merge_seconds is None

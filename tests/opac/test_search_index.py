@@ -190,3 +190,28 @@ def test_count_and_page_agree_with_the_full_search(catalogue_engine):
     assert index.count_and_page(query, 2, 1) == (3, everything[1:2])
     assert index.count_and_page(query, 9, 5) == (3, [])
     assert index.count_and_page(query, 1, 0) == (3, [])
+
+
+def fts_segments(engine) -> int | None:
+    """How many FTS5 segments the SQLite index holds (None on PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT count(DISTINCT segid) FROM search_fts_idx").scalar_one()
+
+
+def test_merging_the_index_keeps_every_answer(catalogue_engine):
+    index = open_index(catalogue_engine)
+    with catalogue_engine.connect() as conn:
+        record_ids = conn.scalars(bib_records.select().with_only_columns(bib_records.c.id)).all()
+    for record_id in record_ids:  # one transaction each: one small piece of index each
+        index.index_record(record_id)
+    before = [find(catalogue_engine, query) for query, _ in EACH_INDEX]
+    segments = fts_segments(catalogue_engine)
+
+    assert index.merge_segments() >= 0
+
+    assert [find(catalogue_engine, query) for query, _ in EACH_INDEX] == before
+    if segments is not None:
+        assert segments > 1
+        assert fts_segments(catalogue_engine) == 1
