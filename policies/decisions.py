@@ -9,9 +9,10 @@ the id of the rule that decided, and the chain of steps ``explain`` shows.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from ils_bridge.calendar import LibraryCalendar
 from ils_bridge.money import round_to
@@ -51,7 +52,7 @@ class Decision:
     terms: dict[str, Any] = field(default_factory=dict)
     amount: Decimal | None = None
 
-    def refuse(self, reason: Reason, step: Step) -> "Decision":
+    def refuse(self, reason: Reason, step: Step) -> Decision:
         self.ok, self.reason, self.rule = False, reason, step.rule_ref
         self.steps.append(step)
         return self

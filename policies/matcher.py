@@ -12,8 +12,9 @@ Precedence, documented in docs/policy-language.md:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterable, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 from policies.conditions import Conditions, Facts
 
