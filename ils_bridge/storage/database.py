@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ils_bridge.storage import migrate
 from ils_bridge.storage.schema import metadata
-from ils_bridge.storage.thread_connections import ThreadConnections
+from ils_bridge.storage.thread_connections import MAX_HELD, ThreadConnections
 from ils_bridge.storage.urls import is_memory, normalise_url
 
 T = TypeVar("T")
@@ -45,7 +45,8 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine: Engine = self._create_engine(pool_size, echo)
         # In memory every thread shares the one connection already (StaticPool).
-        self._threads = ThreadConnections(self.engine) if self.is_sqlite and not is_memory(self.url) else None
+        self._threads = None if is_memory(self.url) else ThreadConnections(
+            self.engine, MAX_HELD if self.is_sqlite else pool_size)
         self._grouped = threading.local()  # .conn: the connection of the group open on this thread
 
     def _create_engine(self, pool_size: int, echo: bool) -> Engine:
@@ -99,12 +100,12 @@ class Database:
         several calls changed once, not once per call.  Elsewhere (PostgreSQL,
         memory, a group already open on this thread) each transaction stands alone.
         """
-        if self._threads is None or getattr(self._grouped, "conn", None) is not None:
+        if not self.is_sqlite or self._threads is None or getattr(self._grouped, "conn", None) is not None:
             yield
             return
         with self._threads.connection() as conn:
             driver = conn.connection.dbapi_connection
-            driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            _begin_immediate(driver)
             self._grouped.conn = conn
             try:
                 yield
@@ -114,7 +115,11 @@ class Database:
             finally:
                 self._grouped.conn = None
             _require_open(driver)
-            driver.commit()  # type: ignore[union-attr]
+            try:
+                driver.commit()  # type: ignore[union-attr]
+            except sqlite3.OperationalError as exc:
+                driver.rollback()  # type: ignore[union-attr]
+                raise DatabaseUnavailable(f"the group could not be committed: {exc}") from exc
 
     def transaction(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
         """Run ``work`` in one transaction, retrying on lock contention; roll back on any exception."""
@@ -123,10 +128,7 @@ class Database:
             return _savepoint(grouped, work)
         for attempt in range(RETRIES):
             try:
-                if self._threads is not None:
-                    with self._threads.connection() as conn:
-                        return _sqlite_transaction(conn, work, write)
-                with self.engine.connect() as conn:
+                with self._connection() as conn:
                     if self.is_sqlite:
                         return _sqlite_transaction(conn, work, write)
                     with conn.begin():
@@ -138,6 +140,9 @@ class Database:
                     raise
                 time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
         raise AssertionError("unreachable")
+
+    def _connection(self) -> AbstractContextManager[Connection]:
+        return self.engine.connect() if self._threads is None else self._threads.connection()
 
     def read(self, work: Callable[[Connection], T]) -> T:
         return self.transaction(work, write=False)
@@ -182,6 +187,18 @@ def _savepoint(conn: Connection, work: Callable[[Connection], T]) -> T:
     _require_open(driver)
     driver.execute("RELEASE grouped_call")  # type: ignore[union-attr]
     return result
+
+
+def _begin_immediate(driver: Any) -> None:
+    """Take SQLite's write lock for a group, waiting and retrying as ``transaction`` does."""
+    for attempt in range(RETRIES):
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_retryable(exc) or attempt == RETRIES - 1:
+                raise DatabaseUnavailable(f"database busy or unreachable: {exc}") from exc
+            time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
 
 
 def _require_open(driver: Any) -> None:

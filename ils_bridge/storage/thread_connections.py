@@ -1,13 +1,15 @@
-"""SQLite connections kept by the threads that use them, instead of taken from the pool for every transaction.
+"""Connections kept by the threads that use them, instead of taken from the pool for every transaction.
 
 Taking a connection from SQLAlchemy's pool and giving it back (a Connection
-object, checkout and reset events) cost about a third of a gate's item lookup
-on SQLite.  The threads that carry the load are few and long-lived (a server's
-event loop thread and its writer thread), so each keeps the connection it was
-given.  Only ``MAX_HELD`` threads keep one: any other thread, and a
+object, checkout and reset events, and on PostgreSQL a pre-ping round trip)
+cost about a third of a gate's item lookup on SQLite.  The threads that carry
+the load are few and long-lived (a server's event loop thread and its writer
+thread; on PostgreSQL its worker threads), so each keeps the connection it
+was given.  Only ``max_held`` threads keep one: any other thread, and a
 transaction opened while its thread's connection is already in use, borrows
 one from the pool as before.  A connection left by a thread that has ended is
-closed when a new thread asks.
+closed when a new thread asks; one that broke is dropped after its
+transaction (the caller's retry then takes a fresh one).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ MAX_HELD = 4
 
 
 class ThreadConnections:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, max_held: int = MAX_HELD):
         self.engine = engine
+        self.max_held = max_held
         self._held: dict[int, Connection] = {}  # thread ident -> its connection
         self._busy: set[int] = set()
         self._lock = threading.Lock()
@@ -48,7 +51,7 @@ class ThreadConnections:
     def _hold(self, ident: int) -> Connection | None:
         with self._lock:
             self._close_ended_threads()
-            if len(self._held) >= MAX_HELD:
+            if len(self._held) >= self.max_held:
                 return None
             conn = self._held[ident] = self.engine.connect()
             return conn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pytest
@@ -120,3 +121,20 @@ def test_without_a_file_database_a_group_changes_nothing(db_url: str):
             assert _name_seen_elsewhere(app.db) == "alone"
     finally:
         app.close()
+
+
+def test_a_group_that_cannot_take_the_lock_fails_cleanly(db: Database, sqlite_url: str, monkeypatch: pytest.MonkeyPatch):
+    from ils_bridge.storage import database
+
+    monkeypatch.setattr(database, "RETRIES", 2)
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None, timeout=0.05)
+    db.read(lambda conn: conn.exec_driver_sql("PRAGMA busy_timeout=50"))
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            with db.group():
+                db.transaction(_rename("never"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert _name(db) != "never"
