@@ -24,10 +24,12 @@ where the last commit left off instead of reading from the start.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -188,12 +190,35 @@ def import_files(
         batch_size=batch_size,
         materials=frozenset(materials) if materials is not None else None,
     )
-    for path in map(Path, paths):
-        run.import_file(path, format=format, encoding=encoding, parser=parser)
+    with _fewer_gc_passes():
+        for path in map(Path, paths):
+            run.import_file(path, format=format, encoding=encoding, parser=parser)
     if not dry_run and run.report.added + run.report.updated >= merge_index_after:
         run.report.index_merge_seconds = merge_after_bulk_load(catalogue.engine)
     run.report.elapsed = time.monotonic() - run.started
     return run.report
+
+
+# Objects allocated between two passes of the cycle collector during an import.
+IMPORT_GC_THRESHOLD = 20_000
+
+
+@contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while records are imported.
+
+    Decoding allocates a few hundred objects per record (fields, subfields,
+    strings), nearly all freed by reference counting, so the collector's
+    default pass every 700 allocations mostly walks live objects: about a
+    tenth of an import's CPU.  Cycles are still collected, only in fewer
+    passes; the previous thresholds come back when the import ends.
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(max(previous[0], IMPORT_GC_THRESHOLD), *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -236,3 +237,9 @@ def test_a_large_import_merges_the_search_index_once_at_its_end(catalogue, data)
 def test_a_dry_run_never_merges_the_index(catalogue, data):
     report = import_files(catalogue, [data / "loc_books.mrc"], dry_run=True, merge_index_after=1)
     assert report.index_merge_seconds is None
+
+
+def test_an_import_restores_the_garbage_collector_thresholds(catalogue, data):
+    before = gc.get_threshold()
+    import_files(catalogue, [data / "loc_books.mrc"])
+    assert gc.get_threshold() == before
