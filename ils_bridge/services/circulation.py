@@ -13,6 +13,7 @@ from ils_bridge.services import holds as hold_service
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.losses import found
 from ils_bridge.services.lookup import (
+    ItemState,
     PatronRef,
     active_loan_of_item,
     active_loans_with_items,
@@ -161,20 +162,21 @@ def renew_all(ctx: Ctx, patron: str) -> dict[str, Any]:
 
 def checkin(ctx: Ctx, item: str, *, returned_at: dt.datetime | None = None) -> dict[str, Any]:
     """Return an item: close the loan, charge any overdue fine, trap it for the next hold."""
-    row, loan = _locked_loan(ctx, item)
+    state = _locked_loan(ctx, item)
+    row, loan = state.item, state.loan
     if loan is None:
         if row.status == "lost":
             return found(ctx, item)
         raise Refusal(Reason.ITEM_NOT_CHECKED_OUT, item_id=row.id, title_id=row.bib_id)
     fine = close_loan(ctx, loan, row, returned_at or ctx.now)
-    trap = hold_service.trap(ctx, row)
+    trap = hold_service.trap(ctx, row, holds_waiting=state.holds_waiting)
     return {
         "rule": fine.rule or loan.rule_id, "item_id": row.id, "title_id": row.bib_id, "patron_id": loan.patron_id,
         "hold": trap, "branch": row.branch, "location": row.location, "was_overdue": fine.amount > 0 or fine.rule is not None,
     }
 
 
-def _locked_loan(ctx: Ctx, item: str) -> tuple[Row, Row | None]:
+def _locked_loan(ctx: Ctx, item: str) -> ItemState:
     """The item and its active loan, read under the borrower's and the item's locks (in that order).
 
     The loan is looked up first to know whose lock to take, then read again
@@ -183,12 +185,12 @@ def _locked_loan(ctx: Ctx, item: str) -> tuple[Row, Row | None]:
     for _ in range(5):
         peek = item_state(ctx, item)
         if not ctx.lock_rows:  # SQLite: the transaction already holds the database's write lock
-            return peek.item, peek.loan
+            return peek
         if peek.loan is not None:
             find_patron_by_id_locked(ctx, peek.loan.patron_id)
         locked = item_state(ctx, item, lock=True)
         if locked.loan is None or (peek.loan is not None and locked.loan.id == peek.loan.id):
-            return locked.item, locked.loan
+            return locked
     raise Refusal(Reason.INVALID_STATE, "the item's loan kept changing; try again")
 
 

@@ -120,9 +120,12 @@ def trapped_hold(ctx: Ctx, item_id: int) -> Row | None:
     return _TRAPPED.first(ctx.conn, {"item": item_id})
 
 
-def trap(ctx: Ctx, item: Row) -> dict[str, Any] | None:
-    """Put a returned copy on the hold shelf for the first hold still wanted, else back on the shelf."""
-    for hold in waiting_holds(ctx, item.bib_id, item.id):
+def trap(ctx: Ctx, item: Row, *, holds_waiting: int | None = None) -> dict[str, Any] | None:
+    """Put a returned copy on the hold shelf for the first hold still wanted, else back on the shelf.
+
+    ``holds_waiting``: the title's waiting holds when the caller has counted them (0: the queue is not read)."""
+    queue = [] if holds_waiting == 0 else waiting_holds(ctx, item.bib_id, item.id)
+    for hold in queue:
         if hold.lapse_on is not None and hold.lapse_on < ctx.today:
             ctx.conn.execute(update(s.holds).where(s.holds.c.id == hold.id).values(status="expired", closed_at=ctx.now))
             continue

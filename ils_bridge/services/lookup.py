@@ -170,8 +170,8 @@ def find_item(ctx: Ctx, barcode: str, *, lock: bool = False) -> Row:
     return item
 
 
-# An item with its active loan (if any) and the copies of its title, in one round trip: what checkout and checkin
-# start from.  The row is split by ``item_state``.
+# An item with its active loan (if any), the copies of its title and the holds waiting for it, in one round trip:
+# what checkout and checkin start from.  The row is split by ``item_state``.
 _OTHER_COPY = s.items.alias("other_copy")
 _COPIES_OF_ITEM_TITLE = (
     select(func.count()).select_from(_OTHER_COPY)
@@ -179,8 +179,14 @@ _COPIES_OF_ITEM_TITLE = (
     .correlate(s.items)
     .scalar_subquery()
 )
+_WAITING_FOR_ITEM_TITLE = (
+    select(func.count()).select_from(s.holds)
+    .where(s.holds.c.bib_id == s.items.c.bib_id, s.holds.c.status == "waiting")
+    .correlate(s.items)
+    .scalar_subquery()
+)
 _ITEM_STATE_QUERY = (
-    select(s.items, s.loans, _COPIES_OF_ITEM_TITLE)
+    select(s.items, s.loans, _COPIES_OF_ITEM_TITLE, _WAITING_FOR_ITEM_TITLE)
     .select_from(s.items.outerjoin(s.loans, (s.loans.c.item_id == s.items.c.id) & (s.loans.c.status == "active")))
     .where(s.items.c.library_id == bindparam("library"), s.items.c.barcode == bindparam("barcode"))
 )
@@ -192,11 +198,13 @@ _ITEM_COLUMNS, _LOAN_COLUMNS = len(s.items.c), len(s.loans.c)
 
 @dataclass(frozen=True)
 class ItemState:
-    """An item, its active loan (None when on the shelf) and how many usable copies its title has."""
+    """An item, its active loan (None when on the shelf), how many usable copies its title has and how many
+    holds wait for the title."""
 
     item: Row
     loan: Row | None
     copies: int
+    holds_waiting: int
 
 
 def item_state(ctx: Ctx, barcode: str, *, lock: bool = False) -> ItemState:
@@ -209,7 +217,7 @@ def item_state(ctx: Ctx, barcode: str, *, lock: bool = False) -> ItemState:
     if row is None:
         raise Refusal(Reason.UNKNOWN_ITEM, f"no item has the barcode {barcode!r}")
     loan = row[_ITEM_COLUMNS:_ITEM_COLUMNS + _LOAN_COLUMNS]
-    return ItemState(_ItemRecord(*row[:_ITEM_COLUMNS]), None if loan[0] is None else _LoanRecord(*loan), row[-1])
+    return ItemState(_ItemRecord(*row[:_ITEM_COLUMNS]), None if loan[0] is None else _LoanRecord(*loan), row[-2], row[-1])
 
 
 def copies_of(ctx: Ctx, bib_id: int) -> int:

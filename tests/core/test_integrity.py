@@ -70,7 +70,7 @@ def test_an_exception_halfway_leaves_the_database_as_it_was(app, lib, clock, mon
     lib.checkout("U1", book)
     move_to(clock, dt.date(2026, 4, 11), TZ)
 
-    def broken_trap(ctx, item):
+    def broken_trap(ctx, item, **_):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(hold_service, "trap", broken_trap)
