@@ -270,6 +270,7 @@ def report_document(report: ImportReport, files: tuple[Path, ...], mode: str, ma
         **{name: getattr(report, name) for name in COUNTS},
         "elapsed_seconds": round(report.elapsed, 3),
         "records_per_second": round(report.records / report.elapsed, 1) if report.elapsed else None,
+        "index_merge_seconds": None if report.index_merge_seconds is None else round(report.index_merge_seconds, 3),
         "failures": [dataclasses.asdict(failure) for failure in report.failures],
         "lint": [dataclasses.asdict(warnings) for warnings in report.lint],
     }
@@ -309,6 +310,8 @@ def _print_import(report: ImportReport, report_file: Path | None, materials: tup
                         ("items added", "items_added"), ("items updated", "items_updated")],
                 [{name: getattr(report, name) for name in COUNTS}])
     print_problems(report.failures, report.lint)
+    if report.index_merge_seconds is not None:
+        done(f"search index merged after the bulk load in {report.index_merge_seconds:.1f} s")
     if materials and any(f.reason == "unknown_material" for f in report.failures):
         warn(f"the policy's materials are: {', '.join(materials)}")
     if len(report.failures) < report.failed:

@@ -138,6 +138,28 @@ def test_materials_outside_the_vocabulary_fail_and_the_rest_lands(cli, xuzhou):
     assert "unknown_material" in human and "the policy's materials are: zh_book" in human
 
 
+def _bulk_from_one_record():
+    """Imports that add one record or more count as bulk loads (the real threshold is thousands)."""
+    import_files = marc_cli.importer.import_files
+    return mock.patch.object(marc_cli.importer, "import_files",
+                             wraps=lambda *a, **kw: import_files(*a, merge_index_after=1, **kw))
+
+
+def test_a_bulk_import_reports_how_long_merging_the_search_index_took(cli, xuzhou):
+    small = cli.json("marc", "import", str(DATA / "unicode_952.mrc"), "--mapping", "xuzhou-demo")
+    assert small["index_merge_seconds"] is None  # two records: far below a bulk load
+    with _bulk_from_one_record():
+        bulk = cli.json("marc", "import", str(DATA / "loc_books.mrc"), "--mapping", "xuzhou-demo")
+    assert bulk["added"] == 200 and bulk["index_merge_seconds"] >= 0
+
+
+def test_a_bulk_import_says_it_merged_the_search_index(sqlite_cli):
+    add_library(sqlite_cli, "xuzhou")
+    with _bulk_from_one_record():
+        result = sqlite_cli("marc", "import", str(DATA / "loc_books.mrc"), "--mapping", "xuzhou-demo")
+    assert "search index merged after the bulk load" in result.stdout + result.stderr
+
+
 def test_dry_run_writes_nothing(cli, xuzhou, tmp_path):
     report = cli.json("marc", "import", str(DATA / "unicode_952.mrc"), "--mapping", "xuzhou-demo", "--dry-run",
                       "--lint")
