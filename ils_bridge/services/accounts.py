@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import bindparam, func, select
 
 from ils_bridge.outcome import Refusal
 from ils_bridge.reasons import Reason
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.ledger import open_charges
 from ils_bridge.services.lookup import (
+    COPIES_OF_ITEM_TITLE,
+    HOLDS_WAITING_FOR_ITEM_TITLE,
     active_loans_with_items,
     balance,
     current_card,
@@ -81,16 +83,12 @@ def _titles(ctx: Ctx):
 _BORROWER = s.patrons.alias("borrower")
 _HOLDER = s.patrons.alias("holder")
 _READY = s.holds.alias("ready")
-_QUEUE = (select(func.count()).select_from(s.holds)
-          .where(s.holds.c.bib_id == s.items.c.bib_id, s.holds.c.status == "waiting").scalar_subquery())
-_COPIES = (select(func.count()).select_from(s.items.alias("copy"))
-           .where(literal_column("copy.bib_id") == s.items.c.bib_id,
-                  literal_column("copy.status").not_in(("withdrawn", "lost"))).scalar_subquery())
 # The gate's question, in one statement: the item, its title, its loan and borrower, its hold shelf state.
 _ITEM_INFO = Prepared(
     select(s.items, s.bib_records.c.title, s.bib_records.c.author, s.loans.c.due_at, s.loans.c.recalled_at,
            _BORROWER.c.number.label("borrower"), _HOLDER.c.number.label("hold_for"),
-           _READY.c.shelf_expires_on, _QUEUE.label("hold_queue"), _COPIES.label("copies"))
+           _READY.c.shelf_expires_on, HOLDS_WAITING_FOR_ITEM_TITLE.label("hold_queue"),
+           COPIES_OF_ITEM_TITLE.label("copies"))
     .outerjoin(s.bib_records, s.bib_records.c.id == s.items.c.bib_id)
     .outerjoin(s.loans, (s.loans.c.item_id == s.items.c.id) & (s.loans.c.status == "active"))
     .outerjoin(_BORROWER, _BORROWER.c.id == s.loans.c.patron_id)

@@ -172,21 +172,23 @@ def find_item(ctx: Ctx, barcode: str, *, lock: bool = False) -> Row:
 
 # An item with its active loan (if any), the copies of its title and the holds waiting for it, in one round trip:
 # what checkout and checkin start from.  The row is split by ``item_state``.
+# Correlated with the ``items`` row of the enclosing query: the usable copies of its title, and the holds waiting
+# for the title (also read by the gate's item information).
 _OTHER_COPY = s.items.alias("other_copy")
-_COPIES_OF_ITEM_TITLE = (
+COPIES_OF_ITEM_TITLE = (
     select(func.count()).select_from(_OTHER_COPY)
     .where(_OTHER_COPY.c.bib_id == s.items.c.bib_id, _OTHER_COPY.c.status.not_in(("withdrawn", "lost")))
     .correlate(s.items)
     .scalar_subquery()
 )
-_WAITING_FOR_ITEM_TITLE = (
+HOLDS_WAITING_FOR_ITEM_TITLE = (
     select(func.count()).select_from(s.holds)
     .where(s.holds.c.bib_id == s.items.c.bib_id, s.holds.c.status == "waiting")
     .correlate(s.items)
     .scalar_subquery()
 )
 _ITEM_STATE_QUERY = (
-    select(s.items, s.loans, _COPIES_OF_ITEM_TITLE, _WAITING_FOR_ITEM_TITLE)
+    select(s.items, s.loans, COPIES_OF_ITEM_TITLE, HOLDS_WAITING_FOR_ITEM_TITLE)
     .select_from(s.items.outerjoin(s.loans, (s.loans.c.item_id == s.items.c.id) & (s.loans.c.status == "active")))
     .where(s.items.c.library_id == bindparam("library"), s.items.c.barcode == bindparam("barcode"))
 )

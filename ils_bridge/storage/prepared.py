@@ -87,6 +87,7 @@ class _Compiled:
         self.row = record_class([c.keyname for c in columns]) if columns else None
         self.readers: list[Processor | None] = [c.type._cached_result_processor(dialect, None) for c in columns]
         self.returns_id = bool(compiled.effective_returning)
+        self.is_insert = compiled.isinsert
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
         values = {**self.defaults, **given} if self.defaults else dict(given)
@@ -144,7 +145,7 @@ class Prepared:
         compiled, cursor = self._cursor(conn, params)
         if compiled.returns_id:
             result = cursor.fetchone()[0]
-        elif compiled.sql.lstrip().upper().startswith("INSERT"):
+        elif compiled.is_insert:
             result = cursor.lastrowid
         else:
             result = cursor.rowcount
