@@ -4,7 +4,8 @@ It mirrors, step for step and in the same order, what the services check
 and write for the ops in ``MEMORY_OPS`` (ils_bridge/services/circulation.py,
 ledger.py, patrons.py, cards.py, items.py, jobs.py), and asks the same
 ``policies.decisions`` functions.  A scenario it cannot mirror faithfully
-goes to the SQL engine as a whole (``replayable_in_memory``), never partly.
+goes to the SQL engine as a whole (``choice.replayable_in_memory``), never
+partly.
 The differential test (tests/core/test_simulation_engines.py) holds the two
 engines to identical output.
 """
@@ -12,7 +13,7 @@ engines to identical output.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,63 +62,6 @@ ITEM_ATTRIBUTES = ("collection", "language", "classification", "pub_year", "clos
 FACT_ATTRIBUTES = ("collection", "language", "classification", "branch", "location", "pub_year")
 UNAVAILABLE_STATUSES = ("lost", "missing", "withdrawn", "in_transit")
 CLOSURE_KINDS = ("holiday", "vacation", "closed")
-
-TEXT_FIELDS = frozenset(("id", "type", "group", "field", "name", "card", "card_kind", "card_expires", "package", "barcode",
-                         "material", "title_name", "collection", "language", "classification", "branch", "location",
-                         "currency", "patron", "item", "date", "from", "to", "kind", "lapse_on"))
-INT_FIELDS = frozenset(("pub_year", "volumes_in_set", "copies"))
-BOOL_FIELDS = frozenset(("closed_stack", "important_work", "renew_if_own"))
-NOT_TEXT_FIELDS = INT_FIELDS | BOOL_FIELDS
-KNOWN_OPS = frozenset(OPS)
-
-
-def replayable_in_memory(events: Iterable[Any]) -> bool:
-    """Whether the memory engine mirrors every event of this scenario exactly.
-
-    It does for the ops in ``MEMORY_OPS`` written plainly: no null fields,
-    text without surrounding blanks, whole numbers and booleans where the
-    format has them, ``pay`` without a named ``fee`` (ledger entry ids are
-    the database's), and patron numbers and card numbers that are all
-    distinct (so every identifier names one patron).  Lines that are not
-    JSON objects, and unknown ops, are refused alike by both engines.
-    """
-    identifiers: set[str] = set()
-    for event in events:
-        if event.__class__ is not dict:
-            continue
-        op = event.get("op")
-        if op.__class__ is not str or op not in KNOWN_OPS:
-            continue
-        if op not in MEMORY_OPS or (op == "pay" and "fee" in event):
-            return False
-        for key, value in event.items():
-            if value.__class__ is str:
-                if value != value.strip() or not value or key in NOT_TEXT_FIELDS:
-                    return False
-            elif not _plain(key, value):
-                return False
-        if op == "patron" and "id" in event:
-            names = {event["id"], event.get("card", event["id"])}
-            if names & identifiers:
-                return False
-            identifiers |= names
-    return True
-
-
-def _plain(key: str, value: Any) -> bool:
-    """Whether a field that is not a plain string is written as the memory engine reads it."""
-    if value is None:
-        return False
-    if key in TEXT_FIELDS:
-        return isinstance(value, str)
-    if key in INT_FIELDS:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if key in BOOL_FIELDS:
-        return isinstance(value, bool)
-    if key == "title":
-        return isinstance(value, (str, int)) and not isinstance(value, bool)
-    return True
-
 
 class MemorySimulation:
     """Replays events of ``MEMORY_OPS`` against the policy, keeping the library in memory."""
