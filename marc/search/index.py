@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pymarc
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from ils_bridge.storage.schema import bib_records
 from marc.search.fields import IndexedRecord, extract
-from marc.search.normalize import VALUE_END, VALUE_START, tokens
+from marc.search.normalize import VALUE_END, VALUE_START, token_texts
 from marc.search.query import (
     PHRASE_INDEXES,
     Bool,
@@ -41,19 +41,27 @@ class ScanEntry:
     count: int
 
 
-def token_stream(index: Index, values: Iterable[str]) -> list[str]:
-    """The tokens stored for one index of one record.  Values of phrase
-    indexes are bracketed by sentinels (for first-in-field / exact)."""
-    if index not in PHRASE_INDEXES:
-        return tokens(" ".join(values))  # tokens never span a space: one call does every value
-    out: list[str] = []
-    for value in values:
-        toks = tokens(value)
-        if toks:
-            out.append(VALUE_START)
-            out += toks
-            out.append(VALUE_END)
-    return out
+_PHRASE_INDEXES = frozenset(PHRASE_INDEXES)
+
+
+def index_texts(values: Mapping[Index, list[str]]) -> dict[Index, str]:
+    """Per index, the tokens of its values joined by single spaces: the record's index text.
+
+    Values of phrase indexes are bracketed by sentinels (for first-in-field /
+    exact); the others are tokenised as one text (tokens never span a space).
+    Every value of the record is tokenised in one ``token_texts`` call."""
+    flat = [value for index_values in values.values() for value in index_values]
+    value_texts = token_texts(flat)
+    texts: dict[Index, str] = {}
+    position = 0
+    for index, index_values in values.items():
+        own = value_texts[position : position + len(index_values)]
+        position += len(index_values)
+        if index in _PHRASE_INDEXES:
+            texts[index] = " ".join([f"{VALUE_START} {text} {VALUE_END}" for text in own if text])
+        else:
+            texts[index] = " ".join([text for text in own if text])
+    return texts
 
 
 def _contains_result_set(query: Query) -> bool:
@@ -83,8 +91,8 @@ class SearchIndex(abc.ABC):
         """Create the backend's full-text structures if missing."""
 
     @abc.abstractmethod
-    def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, list[str]]]]) -> None:
-        """Store the token streams of these (record id, streams) pairs."""
+    def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, str]]]) -> None:
+        """Store the index texts (``index_texts``) of these (record id, texts) pairs."""
 
     @abc.abstractmethod
     def _delete_texts(self, conn: Connection, record_ids: list[int]) -> None: ...
@@ -197,7 +205,7 @@ class SearchIndex(abc.ABC):
         for record_id, library_id, marc in records:
             extracted = self._extract(marc)
             docs.append({"record_id": record_id, "library_id": library_id, "year": extracted.year, "sort_title": extracted.sort_title})
-            texts.append((record_id, {index: token_stream(index, vals) for index, vals in extracted.values.items()}))
+            texts.append((record_id, index_texts(extracted.values)))
         conn.exec_driver_sql(self._insert_docs_sql(), docs)  # many rows: SQLAlchemy's per-row work is skipped
         self._write_texts(conn, texts)
 

@@ -32,11 +32,13 @@ def _lexeme(index: Index, token: str) -> str:
     return "'" + f"{index.value}:{token}".replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def tsvector_literal(streams: dict[Index, list[str]]) -> str:
+def tsvector_literal(texts: dict[Index, str]) -> str:
+    """A tsvector of a record's index texts (``index_texts``): each token an
+    index-qualified lexeme at its position, the indexes kept apart by a gap."""
     parts = []
     position = 1
-    for index, toks in streams.items():
-        for tok in toks:
+    for index, index_text in texts.items():
+        for tok in index_text.split():
             parts.append(f"{_lexeme(index, tok)}:{min(position, MAX_POSITION)}")
             position += 1
         position += INDEX_GAP
@@ -72,10 +74,10 @@ class PostgresIndex(SearchIndex):
         for ddl in DDL:
             conn.exec_driver_sql(ddl)
 
-    def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, list[str]]]]) -> None:
+    def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, str]]]) -> None:
         conn.execute(
             text("INSERT INTO search_pg (record_id, doc) VALUES (:id, CAST(:doc AS tsvector))"),
-            [{"id": rid, "doc": tsvector_literal(streams)} for rid, streams in docs],
+            [{"id": rid, "doc": tsvector_literal(texts)} for rid, texts in docs],
         )
 
     def _delete_texts(self, conn: Connection, record_ids: list[int]) -> None:

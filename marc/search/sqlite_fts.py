@@ -45,9 +45,8 @@ class SqliteIndex(SearchIndex):
         conn.exec_driver_sql(FTS_DDL)
         conn.exec_driver_sql(VOCAB_DDL)
 
-    def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, list[str]]]]) -> None:
-        empty: list[str] = []
-        rows = [(rid, *[" ".join(streams.get(index, empty)) for index in TEXT_INDEXES]) for rid, streams in docs]
+    def _write_texts(self, conn: Connection, docs: list[tuple[int, dict[Index, str]]]) -> None:
+        rows = [(rid, *[texts.get(index, "") for index in TEXT_INDEXES]) for rid, texts in docs]
         conn.exec_driver_sql(INSERT, rows)  # many rows: SQLAlchemy's per-row work is skipped
 
     def _delete_texts(self, conn: Connection, record_ids: list[int]) -> None:

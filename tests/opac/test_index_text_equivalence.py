@@ -1,12 +1,16 @@
-"""The fast paths of ``normalize.tokens`` (one CJK check per text) and
+"""The fast paths of ``normalize`` (one translate table for the combining
+marks, regular expressions for words and CJK runs), ``index.index_texts``
+(every value of a record folded in one call, tokens joined without lists) and
 ``fields.extract`` (one pass over the fields) give exactly what the plain
-definitions below give: a per-word CJK split, and one scan of the record per
-index.  Checked on the test MARC files and on generated Chinese, Vietnamese
-and English text and records."""
+definitions below give: a per-character fold, a per-word CJK split, one scan
+of the record per index.  Checked on the test MARC files and on generated
+Chinese, Vietnamese and English text and records."""
 
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
 from pathlib import Path
 
 import pymarc
@@ -23,8 +27,11 @@ from marc.search.fields import (
     material_type,
     publication_year,
 )
-from marc.search.index import token_stream
+from marc.search.index import index_texts
 from marc.search.normalize import (
+    _ASTRAL_MARKS,
+    _BMP_MARKS,
+    _EXTRA_FOLDS,
     _WORD,
     VALUE_END,
     VALUE_START,
@@ -40,11 +47,18 @@ MARC_FILES = ["loc_books.mrc", "loc_books.xml", "loc_books.json", "unicode_852.m
 
 
 # -- the reference definitions ------------------------------------------------
+def reference_fold(text: str) -> str:
+    """Decompose, drop every character with a combining class, recompose, lower-case."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA_FOLDS))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped).lower().translate(_EXTRA_FOLDS)
+
+
 def reference_tokens(text: str) -> list[str]:
     """Every word of the folded text; a word with CJK characters becomes its
     non-CJK pieces and, per CJK run, the run's bigrams and last character."""
     out: list[str] = []
-    for word in _WORD.findall(fold(text)):
+    for word in _WORD.findall(reference_fold(text)):
         plain, run = "", ""
         for ch in word + " ":
             if is_cjk(ch):
@@ -64,15 +78,15 @@ def reference_tokens(text: str) -> list[str]:
     return out
 
 
-def reference_token_stream(index: Index, values: list[str]) -> list[str]:
+def reference_index_text(index: Index, values: list[str]) -> str:
     """What the index stores: phrase indexes value by value between sentinels, the others as one text."""
     if index not in PHRASE_INDEXES:
-        return reference_tokens(" ".join(values))
+        return " ".join(reference_tokens(" ".join(values)))
     out: list[str] = []
     for value in values:
         if reference_tokens(value):
             out += [VALUE_START, *reference_tokens(value), VALUE_END]
-    return out
+    return " ".join(out)
 
 
 def reference_extract(record: pymarc.Record) -> dict[Index, list[str]]:
@@ -138,6 +152,33 @@ def test_tokens_match_on_any_unicode(text):
     assert tokens(text) == reference_tokens(text)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(catalogue_text(VIETNAMESE), st.text(max_size=40)))
+def test_fold_matches_the_per_character_definition(text):
+    assert fold(text) == reference_fold(text)
+
+
+def test_the_combining_mark_classes_hold_every_combining_character_and_no_other():
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    marks = "".join(ch for ch in everything if unicodedata.combining(ch))
+    assert "".join(_BMP_MARKS.findall(everything) + _ASTRAL_MARKS.findall(everything)) == marks
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(list(Index)), st.lists(st.one_of(catalogue_text(), st.text(max_size=20)), max_size=4)))
+def test_index_texts_match_value_by_value_folding(values):
+    """Values are folded together, joined by a separator: the same texts as one by one,
+    also for text across which NFC composes or final sigma applies, or that holds the separator."""
+    assert index_texts(values) == {index: reference_index_text(index, found) for index, found in values.items()}
+
+
+def test_index_texts_of_values_holding_the_separator_or_context_sensitive_letters():
+    non_ascii = {Index.TITLE: ["ΟΔΟΣ\x1fa", "\u1100", "\u1161 ΑΣ"], Index.ANY: ["\x1f", "Tiếng Việt\x1f图书馆"]}
+    ascii_only = {Index.CONTROL: ["a\x1fb", "c-d"], Index.ANY: ["Tiếng_Việt: x\x1f"]}
+    for values in (non_ascii, ascii_only):
+        assert index_texts(values) == {index: reference_index_text(index, found) for index, found in values.items()}
+
+
 TAGS = sorted({tag for spec in INDEX_FIELDS.values() for tag in spec} | ANY_EXCLUDED | {"008", "041", "260", "500", "952"})
 
 
@@ -163,8 +204,10 @@ def test_extract_matches_one_scan_per_index_on_generated_records(record):
 
 def assert_same_streams(record: pymarc.Record) -> None:
     """The token streams stored for the record are those of the reference definitions."""
-    for index, values in reference_extract(record).items():
-        assert token_stream(index, values) == reference_token_stream(index, values), index
+    expected = reference_extract(record)
+    texts = index_texts(expected)
+    for index, values in expected.items():
+        assert texts[index] == reference_index_text(index, values), index
 
 
 def file_records(name: str) -> list[pymarc.Record]:
