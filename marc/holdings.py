@@ -179,7 +179,12 @@ def parse_price(text: str, default_currency: str | None) -> Price | None:
         return None
     cur = money.currency(currency_code)
     amount = _decimal(number.group(), cur.minor_units)
-    return Price(money.round_to(amount, cur), cur.code) if amount is not None else None
+    if amount is None:
+        return None
+    try:
+        return Price(money.round_to(amount, cur), cur.code)
+    except InvalidOperation:  # more digits than a decimal amount holds: no price, not a crash
+        return None
 
 
 def _currency_in(text: str) -> str | None:
@@ -283,10 +288,13 @@ def _values(record: pymarc.Record, tag: str, code: str) -> list[str]:
 
 def items_of_record(record: pymarc.Record, mapping: HoldingsMapping, default_currency: str | None) -> list[Item]:
     """The items held in a record's holdings fields; fields without a barcode are skipped."""
+    fields = _item_fields(record, mapping)
+    if not fields:  # most records of a bibliographic load: no need for what items inherit
+        return []
     bib = bib_attributes(record, mapping, default_currency)
     currency = mapping.currency or default_currency
     items = []
-    for item_field, location_field in _item_fields(record, mapping):
+    for item_field, location_field in fields:
         values = {name: _read(source, item_field, location_field) for name, source in mapping.attributes.items()}
         barcode = values.pop("barcode")
         if not barcode:
@@ -350,11 +358,15 @@ def _material(item_type: str | None, record: pymarc.Record, mapping: HoldingsMap
 
 
 def without_holdings(record: pymarc.Record, mapping: HoldingsMapping) -> pymarc.Record:
-    """A copy of the record with its holdings fields removed."""
-    bare = pymarc.Record(leader=str(record.leader))
-    bare.leader = pymarc.Leader(str(record.leader))
+    """The record less its holdings fields: a copy, or the record itself when it has none
+    (most records of a bibliographic load; neither is changed afterwards)."""
     holdings_tags = mapping.holdings_tags
-    bare.fields = [f for f in record.fields if f.tag not in holdings_tags]
+    fields = [f for f in record.fields if f.tag not in holdings_tags]
+    if len(fields) == len(record.fields):
+        return record
+    bare = pymarc.Record()
+    bare.leader = pymarc.Leader(str(record.leader))
+    bare.fields = fields
     return bare
 
 

@@ -50,6 +50,9 @@ MARCXML_NS = "http://www.loc.gov/MARC21/slim"
 _BLOCK = 1 << 16
 _LEADING_JUNK = b"\r\n\t \x00"
 _ENCODED_FFFD = "\ufffd".encode()  # the replacement character, as UTF-8 bytes
+# Directory entries: any 3-byte tag, a 4-digit length and a 5-digit start.
+_SOUND_DIRECTORY = re.compile(rb"(?:...[0-9]{9})*", re.DOTALL)
+_ENTRY_NUMBERS = re.compile(rb"...([0-9]{4})([0-9]{5})", re.DOTALL)
 
 
 class UnknownFormat(ValueError):
@@ -303,6 +306,10 @@ def _directory_problem(chunk: bytes) -> str | None:
     if len(directory) % DIRECTORY_ENTRY_LENGTH:
         return f"directory length {len(directory)} is not a multiple of 12"
     data_length = len(chunk) - base_address - 1
+    if _SOUND_DIRECTORY.fullmatch(directory):  # the common case, without a Python step per entry
+        ends = [int(length) + int(start) for length, start in _ENTRY_NUMBERS.findall(directory)]
+        if max(ends, default=0) <= data_length:
+            return None
     for i in range(0, len(directory), DIRECTORY_ENTRY_LENGTH):
         entry = directory[i : i + DIRECTORY_ENTRY_LENGTH]
         if not entry[3:].isdigit():

@@ -18,6 +18,7 @@ import pymarc
 _TAG = re.compile(r"^[0-9A-Za-z]{3}$")
 _SUBFIELD_CODES = frozenset(string.digits + string.ascii_lowercase)
 _INDICATORS = _SUBFIELD_CODES | {" "}  # MARC21: blank, digit or lower-case letter
+_INDICATOR_PAIRS = frozenset((first, second) for first in _INDICATORS for second in _INDICATORS)
 _NUMERIC_TAGS = frozenset(f"{n:03d}" for n in range(1000))  # most tags: a set lookup instead of the pattern
 _code = operator.attrgetter("code")
 REPLACEMENT_CHARACTER = "\ufffd"
@@ -35,13 +36,29 @@ def structural_problem(record: pymarc.Record, text_checked: bool = False) -> Pro
     ``text_checked``: the caller has made sure no value holds U+FFFD (the
     record's bytes are valid UTF-8 without one), so the per-value encoding
     check is skipped."""
-    for field in record.fields:
-        problem = _field_problem(field, text_checked)
-        if problem:
-            return problem
+    if not (text_checked and _plainly_sound(record.fields)):
+        for field in record.fields:
+            problem = _field_problem(field, text_checked)
+            if problem:
+                return problem
     if not record.get_fields("245"):
         return Problem("missing_245", "no 245 (title statement) field")
     return None
+
+
+def _plainly_sound(fields: list[pymarc.Field]) -> bool:
+    """True when every tag is numeric and every indicator and subfield code valid:
+    the common case, checked for the whole record in a few set operations.
+    False sends the record to the field-by-field checks, which name the problem."""
+    data_fields = [field for field in fields if not field.control_field]
+    try:
+        return (
+            _NUMERIC_TAGS.issuperset([field.tag for field in fields])
+            and _INDICATOR_PAIRS.issuperset([field.indicators for field in data_fields])
+            and _SUBFIELD_CODES.issuperset([code for field in data_fields for code, _ in field.subfields])
+        )
+    except (TypeError, ValueError):  # indicators or subfields of an unexpected shape
+        return False
 
 
 def _field_problem(field: pymarc.Field, text_checked: bool) -> Problem | None:

@@ -78,17 +78,20 @@ def _field_values(record: pymarc.Record) -> tuple[dict[Index, list[str]], list[s
     any_values: list[str] = []
     for f in record.fields:
         tag = f.tag
-        if f.is_control_field():
-            for index, _ in _INDEXES_BY_TAG.get(tag, ()):
-                values[index].append(f.data.strip())
+        feeds = _INDEXES_BY_TAG.get(tag)
+        if f.control_field:
+            if feeds:
+                for index, _ in feeds:
+                    values[index].append(f.data.strip())
             continue
         subfields = f.subfields
-        for index, codes in _INDEXES_BY_TAG.get(tag, ()):
-            parts = [s.value for s in subfields if codes is None or s.code in codes]
-            if parts:
-                values[index].append(" ".join(parts))
+        if feeds:
+            for index, codes in feeds:
+                parts = [value for code, value in subfields if codes is None or code in codes]
+                if parts:
+                    values[index].append(" ".join(parts))
         if tag < "900" and tag not in ANY_EXCLUDED:
-            any_values.append(" ".join(s.value for s in subfields))
+            any_values.append(" ".join([value for _, value in subfields]))
     return values, any_values
 
 

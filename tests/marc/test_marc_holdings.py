@@ -42,7 +42,7 @@ def test_parse_price(text, default, amount, currency):
     assert (price.amount, price.currency) == (Decimal(amount), currency)
 
 
-@pytest.mark.parametrize("text", ["free", "45 XYZ", "pbk."])
+@pytest.mark.parametrize("text", ["free", "45 XYZ", "pbk.", "1" + "0" * 40 + " USD"])
 def test_unparseable_price_is_none(text):
     assert parse_price(text, None) is None
 
