@@ -11,7 +11,9 @@ query file, and a source tree of the code to compare with::
         --queries /tmp/zebra-anchor.XXXX/queries.json --baseline /tmp/baseline --rounds 3
 
 Prints, per round, each server's Z39.50 and SRU figures (bench.py's names),
-the load average, and the ratios to Zebra.
+the load average, and the ratios to Zebra.  ``--uvloop`` adds a fourth
+server: this tree again, on uvloop's event loop (``pip install uvloop``).
+The order of the servers turns by one each round.
 """
 
 from __future__ import annotations
@@ -50,7 +52,11 @@ async def main():
     await stop.wait()
     for server in servers:
         await server.stop()
-asyncio.run(main())
+if sys.argv[4] == "uvloop":
+    import uvloop
+    uvloop.run(main())
+else:
+    asyncio.run(main())
 """
 
 
@@ -70,10 +76,10 @@ def wait_for(port: int) -> None:
     raise SystemExit(f"nothing listens on {port}")
 
 
-def ours(tree: Path, db: Path) -> tuple[subprocess.Popen, int, int]:
+def ours(tree: Path, db: Path, loop: str = "asyncio") -> tuple[subprocess.Popen, int, int]:
     z, s = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    process = subprocess.Popen([sys.executable, "-c", SERVE, f"sqlite:///{db}", str(z), str(s)], env=env, cwd=tree)
+    process = subprocess.Popen([sys.executable, "-c", SERVE, f"sqlite:///{db}", str(z), str(s), loop], env=env, cwd=tree)
     try:
         wait_for(z)
     except SystemExit:
@@ -105,6 +111,7 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, required=True)
     parser.add_argument("--baseline", type=Path, required=True, help="source tree of the code to compare with")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--uvloop", action="store_true", help="also measure this tree on uvloop")
     args = parser.parse_args()
     started: list[subprocess.Popen] = []
     try:
@@ -119,13 +126,21 @@ def main() -> None:
             "after": (after_z, f"http://127.0.0.1:{after_s}/opac"),
             "before": (before_z, f"http://127.0.0.1:{before_s}/opac"),
         }
+        if args.uvloop:
+            fast, fast_z, fast_s = ours(REPO, args.db.resolve(), "uvloop")
+            started.append(fast)
+            targets["after-uv"] = (fast_z, f"http://127.0.0.1:{fast_s}/opac")
+        names = list(targets)
         for round_number in range(1, args.rounds + 1):
-            figures = {name: measure(args.queries, *target) for name, target in targets.items()}
+            turn = (round_number - 1) % len(names)
+            figures = {name: measure(args.queries, *targets[name]) for name in names[turn:] + names[:turn]}
             print(f"# round {round_number}, load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-            print(f"{'metric':32} {'zebra':>9} {'before':>9} {'after':>9} {'before/z':>9} {'after/z':>9}")
+            ours_names = [n for n in names if n != "zebra"]
+            print(f"{'metric':32} {'zebra':>9} " + " ".join(f"{n:>9}" for n in ours_names) + " " + " ".join(f"{n + '/z':>10}" for n in ours_names))
             for key in KEYS:
-                z, b, a = (float(figures[name].get(key, "nan")) for name in ("zebra", "before", "after"))
-                print(f"{key:32} {z:9.3f} {b:9.3f} {a:9.3f} {b / z:9.2f} {a / z:9.2f}", flush=True)
+                z = float(figures["zebra"].get(key, "nan"))
+                values = [float(figures[n].get(key, "nan")) for n in ours_names]
+                print(f"{key:32} {z:9.3f} " + " ".join(f"{v:9.3f}" for v in values) + " " + " ".join(f"{v / z:10.2f}" for v in values), flush=True)
     finally:
         stop(started)
 

@@ -1,11 +1,16 @@
 """BER encoding and decoding of Z39.50 APDUs, compiled from ``z3950.asn``,
 plus framing: reading exactly one APDU off a stream.
 
-InternationalString is GeneralString on the wire and carries UTF-8 bytes
-(what YAZ and every current client send).  asn1tools reads GeneralString as
-Latin-1, so the spec is compiled with a GeneralString that reads and writes
-UTF-8 instead (undecodable bytes become U+FFFD): values are ``str`` both
-ways with no conversion pass over every APDU.
+Two asn1tools types are replaced at compile time:
+
+- InternationalString is GeneralString on the wire and carries UTF-8 bytes
+  (what YAZ and every current client send).  asn1tools reads GeneralString
+  as Latin-1, so the spec is compiled with a GeneralString that reads and
+  writes UTF-8 instead (undecodable bytes become U+FFFD): values are ``str``
+  both ways with no conversion pass over every APDU.
+- OBJECT IDENTIFIER content is remembered per value: a target sees and sends
+  the same few OIDs (Bib-1, record syntaxes) in every search and record, and
+  asn1tools converts each between dotted text and base-128 digits in Python.
 """
 
 from __future__ import annotations
@@ -33,7 +38,30 @@ class Utf8GeneralString(ber.GeneralString):
         return bytearray().join(segments).decode("utf-8", "replace")
 
 
-with mock.patch.object(ber, "GeneralString", Utf8GeneralString):
+class MemoObjectIdentifier(ber.ObjectIdentifier):
+    def __init__(self, name: str) -> None:
+        # asn1tools' own __init__ names its class through the module global, which is patched while compiling
+        ber.Type.__init__(self, name, "OBJECT IDENTIFIER", ber.Tag.OBJECT_IDENTIFIER)
+
+    def encode_content(self, data: str, values: object = None) -> bytes:
+        return _oid_content(data)
+
+    def decode_content(self, data: bytearray, offset: int, length: int) -> tuple[str, int]:
+        end = offset + length
+        return _oid_value(bytes(data[offset:end])), end
+
+
+@functools.lru_cache(maxsize=256)
+def _oid_content(dotted: str) -> bytes:
+    return bytes(ber.encode_object_identifier(dotted))
+
+
+@functools.lru_cache(maxsize=256)  # bounded: an origin sending random OIDs costs a miss, never memory
+def _oid_value(content: bytes) -> str:
+    return ber.decode_object_identifier(content, 0, len(content))
+
+
+with mock.patch.object(ber, "GeneralString", Utf8GeneralString), mock.patch.object(ber, "ObjectIdentifier", MemoObjectIdentifier):
     _compiled = asn1tools.compile_files(str(SPEC), "ber")
 
 MAX_PDU_BYTES = 4 * 1024 * 1024
@@ -81,40 +109,72 @@ def _decode_small(data: bytes) -> tuple[str, dict]:
     return decode("PDU", data)
 
 
-async def read_pdu(reader: asyncio.StreamReader) -> bytes | None:
-    """The bytes of the next APDU; None on a clean end of stream between APDUs."""
-    first = await reader.read(1)
-    if not first:
+READ_CHUNK = 64 * 1024
+
+
+class ApduReader:
+    """Reads whole APDUs off a stream: one ``read`` brings in whatever the origin
+    sent (usually one whole request), and the APDUs are cut from that buffer,
+    instead of three awaits per APDU (identifier, length, contents)."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._buffer = bytearray()
+
+    async def next(self) -> bytes | None:
+        """The bytes of the next APDU; None on a clean end of stream between APDUs."""
+        while True:
+            size = apdu_size(self._buffer)
+            if size is not None:
+                pdu = bytes(self._buffer[:size])
+                del self._buffer[:size]
+                return pdu
+            chunk = await self._reader.read(READ_CHUNK)
+            if not chunk:
+                if self._buffer:
+                    raise asyncio.IncompleteReadError(bytes(self._buffer), None)
+                return None
+            self._buffer += chunk
+
+
+def apdu_size(data: bytes | bytearray) -> int | None:
+    """The size of the request APDU at the start of ``data`` once it is all there
+    (None until then); ProtocolError as soon as the bytes read so far cannot start one."""
+    if not data:
         return None
-    head = bytearray(first)
-    if first[0] & 0xE0 != 0xA0:  # context-specific, constructed
-        raise ProtocolError(f"not a Z39.50 APDU (identifier byte 0x{first[0]:02x})")
-    tag = first[0] & 0x1F
+    if data[0] & 0xE0 != 0xA0:  # context-specific, constructed
+        raise ProtocolError(f"not a Z39.50 APDU (identifier byte 0x{data[0]:02x})")
+    tag, at = data[0] & 0x1F, 1
     if tag == 0x1F:  # high tag number: base-128 digits
         tag = 0
-        for _ in range(3):
-            byte = (await reader.readexactly(1))[0]
-            head.append(byte)
+        while True:
+            if at >= len(data):
+                return None
+            if at > 3:
+                raise ProtocolError("tag number too long")
+            byte = data[at]
+            at += 1
             tag = (tag << 7) | (byte & 0x7F)
             if not byte & 0x80:
                 break
-        else:
-            raise ProtocolError("tag number too long")
     if tag not in REQUEST_TAGS:
         raise ProtocolError(f"APDU tag [{tag}] is not a request this target accepts")
-    length_byte = (await reader.readexactly(1))[0]
-    head.append(length_byte)
+    if at >= len(data):
+        return None
+    length_byte = data[at]
+    at += 1
     if length_byte == 0x80:
         raise ProtocolError("indefinite-length encoding is not accepted")
     if length_byte & 0x80:
         count = length_byte & 0x7F
         if count > 4:
             raise ProtocolError("length field too long")
-        raw = await reader.readexactly(count)
-        head += raw
-        length = int.from_bytes(raw, "big")
+        if at + count > len(data):
+            return None
+        length = int.from_bytes(data[at : at + count], "big")
+        at += count
     else:
         length = length_byte
     if length > MAX_PDU_BYTES:
         raise ProtocolError(f"APDU of {length} bytes exceeds {MAX_PDU_BYTES}")
-    return bytes(head) + await reader.readexactly(length)
+    return at + length if at + length <= len(data) else None

@@ -1,6 +1,6 @@
 """The Z39.50 target: an asyncio TCP server, one ``Session`` per connection.
 
-Each connection reads one APDU at a time (``codec.read_pdu``), decodes it,
+Each connection reads one APDU at a time (``codec.ApduReader``), decodes it,
 lets the session answer, and writes the response.  Bytes that are not a
 request APDU get a Close (protocolError) and the connection is dropped; an
 idle connection gets a Close (lackOfActivity).  Database work runs inline on
@@ -62,11 +62,12 @@ class Z3950Server(ListeningServer):
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = self._connections.opened()
         session = Session(self.index, self.holdings, self.databases, self.authenticate)
+        apdus = codec.ApduReader(reader)
         try:
             while not self._connections.closing:
                 try:
                     async with asyncio.timeout(self.idle_timeout):  # no task per APDU, unlike wait_for
-                        pdu = await codec.read_pdu(reader)
+                        pdu = await apdus.next()
                 except TimeoutError:
                     await self._send(writer, close_apdu("lackOfActivity"))
                     break
