@@ -9,6 +9,12 @@ terminals doing checkout+checkin loops spread evenly over:
 
 Each server is a real ``ils-bridge serve sip2`` subprocess.  Prints
 transactions/s, p50/p99 latency and refusals per set-up, then the ratios.
+With each set-up comes where the machine's CPU went during its load window
+(from /proc, Linux only): the server processes, PostgreSQL's processes (the
+throwaway cluster's; not measured with ``--pg-url``), this load generator,
+and everything else on the machine, as cores busy on average, with the load
+average at the end of the window.  On a machine where those all share a few
+cores, a set-up that runs out of CPU shows it here.
 
     python bench/deployment.py                        # 200 terminals, 10 s per set-up
     python bench/deployment.py --terminals 50 --seconds 5 --processes 1,2
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import signal
 import socket
@@ -49,6 +56,33 @@ from sip2_load import (
 )
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuSplit:
+    """Cores busy on average over a load window: servers, PostgreSQL, this load generator, the rest of the machine."""
+
+    servers: float
+    postgres: float | None
+    load_generator: float
+    others: float
+    load_average: float
+
+    def line(self) -> str:
+        postgres = "n/a" if self.postgres is None else f"{self.postgres:.2f}"
+        busy = self.servers + (self.postgres or 0) + self.load_generator + self.others
+        return (f"      CPU (cores busy): servers {self.servers:.2f}, postgres {postgres}, load generator "
+                f"{self.load_generator:.2f}, others {self.others:.2f}, total {busy:.2f} of {os.cpu_count()}; "
+                f"load average {self.load_average:.2f}")
+
+    def per_transaction(self, rate: float) -> str:
+        """CPU milliseconds a transaction costs: unlike the rate, this holds when others load the machine."""
+        postgres = "n/a" if self.postgres is None else f"{self.postgres / rate * 1000:.2f}"
+        return (f"      CPU per transaction: servers {self.servers / rate * 1000:.2f} ms, postgres {postgres} ms, "
+                f"load generator {self.load_generator / rate * 1000:.2f} ms")
+
+
 @dataclass
 class Result:
     name: str
@@ -57,6 +91,7 @@ class Result:
     seconds: float
     latencies: list[float]
     refusals: int
+    cpu: CpuSplit
 
     @property
     def rate(self) -> float:
@@ -64,7 +99,60 @@ class Result:
 
     def line(self) -> str:
         return (f"  {self.name:<24} {self.rate:>9,.0f} tx/s   p50 {percentile(self.latencies, 0.5) * 1000:6.1f} ms   "
-                f"p99 {percentile(self.latencies, 0.99) * 1000:6.1f} ms   refusals {self.refusals}")
+                f"p99 {percentile(self.latencies, 0.99) * 1000:6.1f} ms   refusals {self.refusals}\n{self.cpu.line()}\n"
+                f"{self.cpu.per_transaction(self.rate)}")
+
+
+# --------------------------------------------------------------------------- CPU accounting (/proc)
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def children(parent: int) -> list[int]:
+    """Processes whose parent is ``parent`` (PostgreSQL's backends and workers are the postmaster's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == parent:
+                    found.append(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return found
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent not idle (all cores)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU used during a window by the servers, the postmaster and its children, and this process."""
+
+    def __init__(self, servers: list[int], postmaster: int | None) -> None:
+        self.servers, self.postmaster = servers, postmaster
+
+    def _sample(self) -> tuple[float, float | None, float, float]:
+        servers = sum(process_cpu(pid) for pid in self.servers)
+        postgres = None if self.postmaster is None else \
+            process_cpu(self.postmaster) + sum(process_cpu(pid) for pid in children(self.postmaster))
+        return servers, postgres, time.process_time(), machine_busy()
+
+    def start(self) -> None:
+        self._began, self._first = time.perf_counter(), self._sample()
+
+    def stop(self) -> CpuSplit:
+        last, elapsed = self._sample(), time.perf_counter() - self._began
+        servers, postgres, generator, busy = (None if a is None else (b - a) / elapsed for a, b in zip(self._first, last))
+        return CpuSplit(servers, postgres, generator, busy - servers - (postgres or 0) - generator, os.getloadavg()[0])
 
 
 # --------------------------------------------------------------------------- servers
@@ -76,8 +164,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(url: str, processes: int, pool_size: int, workdir: Path) -> Iterator[list[int]]:
-    """``processes`` serve sip2 subprocesses on ``url``; yields their ports, stops them with SIGTERM."""
+def serve(url: str, processes: int, pool_size: int, workdir: Path) -> Iterator[list[subprocess.Popen]]:
+    """``processes`` serve sip2 subprocesses on ``url``; yields (port, process) pairs, stops them with SIGTERM."""
     config = workdir / "bench.yaml"
     config.write_text("sip2:\n  terminal_defaults: {language: en}\n", encoding="utf-8")
     ports = [free_port() for _ in range(processes)]
@@ -87,7 +175,7 @@ def serve(url: str, processes: int, pool_size: int, workdir: Path) -> Iterator[l
     try:
         for port, process in zip(ports, running):
             wait_listening(port, process)
-        yield ports
+        yield list(zip(ports, running))
     finally:
         for process in running:
             process.send_signal(signal.SIGTERM)
@@ -111,7 +199,7 @@ def wait_listening(port: int, process: subprocess.Popen, timeout: float = 60) ->
 
 # --------------------------------------------------------------------------- load
 
-async def load(ports: list[int], terminals: int, seconds: float) -> tuple[int, list[float], int]:
+async def load(ports: list[int], terminals: int, seconds: float, meter: CpuMeter) -> tuple[int, list[float], int, CpuSplit]:
     """Terminal n uses server ``n % len(ports)`` (a round-robin balancer) and loops over its own items."""
     latencies: list[float] = []
     refusals = 0
@@ -140,15 +228,20 @@ async def load(ports: list[int], terminals: int, seconds: float) -> tuple[int, l
 
     tasks = [asyncio.create_task(one(n)) for n in range(terminals)]
     await asyncio.wait_for(everyone_in.wait(), 120)
+    meter.start()
     deadline = time.perf_counter() + seconds
     started.set()
-    return sum(await asyncio.gather(*tasks)), latencies, refusals
+    done = sum(await asyncio.gather(*tasks))
+    return done, latencies, refusals, meter.stop()
 
 
-def measure(name: str, url: str, processes: int, args: argparse.Namespace, workdir: Path) -> Result:
-    with serve(url, processes, args.pool_size, workdir) as ports:
-        transactions, latencies, refusals = asyncio.run(load(ports, args.terminals, args.seconds))
-    result = Result(name, processes, transactions, args.seconds, latencies, refusals)
+def measure(name: str, url: str, processes: int, args: argparse.Namespace, workdir: Path,
+            postmaster: int | None) -> Result:
+    with serve(url, processes, args.pool_size, workdir) as servers:
+        meter = CpuMeter([process.pid for _, process in servers], postmaster)
+        transactions, latencies, refusals, cpu = asyncio.run(
+            load([port for port, _ in servers], args.terminals, args.seconds, meter))
+    result = Result(name, processes, transactions, args.seconds, latencies, refusals, cpu)
     print(result.line(), flush=True)
     return result
 
@@ -170,10 +263,11 @@ def pg_copies(base_url: str, names: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgresql(given: str | None) -> Iterator[str]:
-    """A URL of an empty database: ``given``, or one in a throwaway cluster (tests/pg_cluster.py)."""
+def postgresql(given: str | None) -> Iterator[tuple[str, int | None]]:
+    """A URL of an empty database, and the postmaster's pid when it is ours to measure: ``given`` (no pid), or
+    a database in a throwaway cluster (tests/pg_cluster.py)."""
     if given:
-        yield given
+        yield given, None
         return
     sys.path.insert(0, str(REPO))
     from tests.pg_cluster import PgCluster, find_bindir
@@ -190,7 +284,8 @@ def postgresql(given: str | None) -> Iterator[str]:
         with engine.connect() as conn:
             conn.exec_driver_sql("CREATE DATABASE bench_base")
         engine.dispose()
-        yield cluster.url("bench_base")
+        postmaster = int((cluster.datadir / "postmaster.pid").read_text().split()[0])
+        yield cluster.url("bench_base"), postmaster
     finally:
         cluster.stop()
 
@@ -207,7 +302,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
 
-    with tempfile.TemporaryDirectory() as tmp, postgresql(args.pg_url) as pg_base:
+    with tempfile.TemporaryDirectory() as tmp, postgresql(args.pg_url) as (pg_base, postmaster):
         workdir = Path(tmp)
         began = time.perf_counter()
         sqlite_base = workdir / "base.db"
@@ -219,9 +314,9 @@ def main() -> None:
               f"pool size {args.pool_size}:")
         sqlite_copy = workdir / "sqlite.db"
         shutil.copy(sqlite_base, sqlite_copy)
-        sqlite = measure("SQLite, 1 process", f"sqlite:///{sqlite_copy}", 1, args, workdir)
+        sqlite = measure("SQLite, 1 process", f"sqlite:///{sqlite_copy}", 1, args, workdir, postmaster)
         urls = pg_copies(pg_base, [f"bench_{n}p" for n in counts])
-        pg = {n: measure(f"PostgreSQL, {n} process{'es' if n > 1 else ''}", url, n, args, workdir)
+        pg = {n: measure(f"PostgreSQL, {n} process{'es' if n > 1 else ''}", url, n, args, workdir, postmaster)
               for n, url in zip(counts, urls)}
 
     print("\nratios:")
