@@ -9,10 +9,14 @@ Every service call is one transaction run through ``Database.transaction``:
 - PostgreSQL runs READ COMMITTED with explicit row locks (``SELECT ... FOR
   UPDATE`` on the patron, then the item: one order everywhere, so no
   deadlock); a serialization failure or deadlock is retried all the same.
+
+``Database.group`` (group commit) runs several callers' calls in one
+database transaction, each in a savepoint; see there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import threading
@@ -21,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Callable, TypeVar
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -39,6 +44,74 @@ class DatabaseUnavailable(RuntimeError):
     """The database could not be reached or stayed locked through every retry."""
 
 
+class RetryAlone(RuntimeError):
+    """A call in a group lost a lock conflict (deadlock, serialization failure) with another process.
+
+    Everything the call did was rolled back to its savepoint; the group goes
+    on without it.  Run the call again on its own after the group ended (its
+    locks are gone then): it has not happened, so it cannot happen twice.
+    """
+
+
+class Group:
+    """The calls one thread runs in one database transaction (``Database.group``): ``run`` each call through it."""
+
+    def __init__(self, conn: Connection, is_sqlite: bool) -> None:
+        self.conn = conn
+        self.driver: Any = conn.connection.dbapi_connection
+        self.is_sqlite = is_sqlite
+        self.started = is_sqlite  # SQLite's group begins at once; PostgreSQL's with its first statement
+        self.call: _Call | None = None  # the call running now (PostgreSQL)
+
+    def run(self, call: Callable[[], T]) -> T:
+        """Run one caller's call in the group.  On SQLite each transaction it makes is a savepoint of its own.
+        On PostgreSQL the whole call is one savepoint too, so that a lock conflict undoes all of it and
+        raises ``RetryAlone``."""
+        if self.is_sqlite:
+            return call()
+        self.call = _Call()
+        try:
+            return call()
+        finally:
+            current, self.call = self.call, None
+            if current.open:
+                self.require_open()
+                self.execute("RELEASE grouped_call")
+
+    def execute(self, sql: str) -> None:
+        """A savepoint command on the group's connection; a PostgreSQL connection that broke is the database
+        being unavailable, as for any statement."""
+        try:
+            self.driver.execute(sql)
+        except Exception as exc:
+            if self.is_sqlite or not (_is_disconnect(exc) or self.driver.closed):
+                raise
+            raise DatabaseUnavailable(f"database unreachable: {exc}") from exc
+
+    def require_open(self, *, failed_ok: bool = False) -> None:
+        """SQLite rolls a whole transaction back on some errors (disk full, I/O); on PostgreSQL a connection may
+        break.  Then the group's earlier calls are lost, and neither a later call nor the group's COMMIT may
+        pretend otherwise.  ``failed_ok``: a PostgreSQL transaction failed by a statement's error is still
+        there (to be rolled back to a savepoint)."""
+        if self.is_sqlite:
+            ok = self.driver.in_transaction
+        else:
+            status = self.driver.info.transaction_status
+            ok = status == TransactionStatus.INTRANS or (status == TransactionStatus.IDLE and not self.started) \
+                or (failed_ok and status == TransactionStatus.INERROR)
+        if not ok:
+            raise DatabaseUnavailable("the database rolled the group's transaction back; nothing in it was saved")
+
+
+class _Call:
+    """A call in a PostgreSQL group: whether its savepoint is open, and whether a transaction of it was kept."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.kept = False
+        self.conflicted = False
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False):
         self.url = normalise_url(url)
@@ -47,7 +120,7 @@ class Database:
         # In memory every thread shares the one connection already (StaticPool).
         self._threads = None if is_memory(self.url) else ThreadConnections(
             self.engine, MAX_HELD if self.is_sqlite else pool_size)
-        self._grouped = threading.local()  # .conn: the connection of the group open on this thread
+        self._grouped = threading.local()  # .group: the Group open on this thread
 
     def _create_engine(self, pool_size: int, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -89,43 +162,62 @@ class Database:
             migrate.upgrade(self.url)
 
     @contextmanager
-    def group(self) -> Iterator[None]:
-        """Group commit (SQLite files): the transactions this thread runs inside the block share one database
-        transaction, each in a savepoint of its own, and are committed together when the block ends.
+    def group(self) -> Iterator[Group | None]:
+        """Group commit: the transactions this thread runs inside the block share one database transaction, each
+        in a savepoint of its own, and are committed together when the block ends.
 
         Each call stays atomic (its savepoint is rolled back on failure, and the
         others keep their work), but none is durable before the block's COMMIT:
         a caller answers its clients only after the block ends, and if the
         COMMIT fails, every call in it failed.  One COMMIT writes a page that
-        several calls changed once, not once per call.  Elsewhere (PostgreSQL,
-        memory, a group already open on this thread) each transaction stands alone.
+        several calls changed once, not once per call.
+
+        Yields the ``Group`` (run each caller's call through ``Group.run``), or
+        None where each transaction stands alone: in memory, or with a group
+        already open on this thread.
+
+        On PostgreSQL the row locks a call takes are held until the group
+        commits, so groups in two processes (or two threads) can deadlock where
+        single calls would have waited: the call that loses is rolled back to
+        its savepoint and raises ``RetryAlone`` (see ``SerialWriter``).
         """
-        if not self.is_sqlite or self._threads is None or getattr(self._grouped, "conn", None) is not None:
-            yield
+        if self._threads is None or getattr(self._grouped, "group", None) is not None:
+            yield None
             return
         with self._threads.connection() as conn:
-            driver = conn.connection.dbapi_connection
-            _begin_immediate(driver)
-            self._grouped.conn = conn
+            group = Group(conn, self.is_sqlite)
+            if self.is_sqlite:
+                _begin_immediate(group.driver)
+            self._grouped.group = group
             try:
-                yield
+                yield group
             except BaseException:
-                driver.rollback()  # type: ignore[union-attr]
+                _rollback(group.driver)
                 raise
             finally:
-                self._grouped.conn = None
-            _require_open(driver)
-            try:
-                driver.commit()  # type: ignore[union-attr]
-            except sqlite3.OperationalError as exc:
-                driver.rollback()  # type: ignore[union-attr]
-                raise DatabaseUnavailable(f"the group could not be committed: {exc}") from exc
+                self._grouped.group = None
+            self._commit(group)
+
+    def _commit(self, group: Group) -> None:
+        if not group.started:
+            return  # nothing ran: no transaction to commit
+        try:
+            group.require_open()
+            group.driver.commit()
+        except (DatabaseUnavailable, sqlite3.OperationalError, DBAPIError) as exc:
+            _rollback(group.driver)
+            raise DatabaseUnavailable(f"the group could not be committed: {_cause(exc)}") from exc
+        except Exception as exc:  # the driver's own errors (a dropped connection)
+            if not _is_retryable(exc):
+                raise
+            _rollback(group.driver)
+            raise DatabaseUnavailable(f"the group could not be committed: {exc}") from exc
 
     def transaction(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
         """Run ``work`` in one transaction, retrying on lock contention; roll back on any exception."""
-        grouped = getattr(self._grouped, "conn", None)
-        if grouped is not None:
-            return _savepoint(grouped, work)
+        group = getattr(self._grouped, "group", None)
+        if group is not None:
+            return _in_group(group, work)
         for attempt in range(RETRIES):
             try:
                 with self._connection() as conn:
@@ -172,21 +264,62 @@ def _sqlite_transaction(conn: Connection, work: Callable[[Connection], T], write
     return result
 
 
-def _savepoint(conn: Connection, work: Callable[[Connection], T]) -> T:
-    """One call inside a group: its own savepoint, rolled back alone if the call fails."""
-    driver = conn.connection.dbapi_connection
-    _require_open(driver)
-    driver.execute("SAVEPOINT grouped_call")  # type: ignore[union-attr]
+def _in_group(group: Group, work: Callable[[Connection], T]) -> T:
+    """One transaction inside a group.  On SQLite, and on PostgreSQL after an earlier transaction of the same
+    call was kept: a savepoint of its own.  Otherwise on PostgreSQL: the call's savepoint, opened here."""
+    call = group.call
+    if call is None:
+        return _savepoint(group, work, "grouped_call")
+    if call.conflicted:
+        raise RetryAlone("an earlier transaction of this call lost a lock conflict")
+    if call.kept:
+        return _savepoint(group, work, "grouped_transaction", call)
+    if not call.open:
+        group.require_open()
+        group.execute("SAVEPOINT grouped_call")
+        group.started = call.open = True
     try:
-        result = work(conn)
-    except BaseException:
-        _require_open(driver)
-        driver.execute("ROLLBACK TO grouped_call")  # type: ignore[union-attr]
-        driver.execute("RELEASE grouped_call")  # type: ignore[union-attr]
+        result = work(group.conn)
+    except BaseException as exc:
+        _undo(group, "grouped_call", release=False)  # the savepoint stays: the call may try again (a refusal's record)
+        if _is_conflict(exc):
+            call.conflicted = True
+            raise RetryAlone(f"lost a lock conflict: {_cause(exc)}") from exc
         raise
-    _require_open(driver)
-    driver.execute("RELEASE grouped_call")  # type: ignore[union-attr]
+    call.kept = True
     return result
+
+
+def _savepoint(group: Group, work: Callable[[Connection], T], name: str, call: _Call | None = None) -> T:
+    """One transaction inside a group in a savepoint of its own, rolled back alone if it fails."""
+    group.require_open()
+    group.execute(f"SAVEPOINT {name}")
+    group.started = True
+    try:
+        result = work(group.conn)
+    except BaseException as exc:
+        _undo(group, name, release=True)
+        if call is not None and _is_conflict(exc):  # a PostgreSQL call: all of it goes, not only this transaction
+            _undo(group, "grouped_call", release=False)
+            call.conflicted = True
+            raise RetryAlone(f"lost a lock conflict: {_cause(exc)}") from exc
+        raise
+    group.require_open()
+    group.execute(f"RELEASE {name}")
+    return result
+
+
+def _undo(group: Group, name: str, *, release: bool) -> None:
+    group.require_open(failed_ok=True)
+    group.execute(f"ROLLBACK TO {name}")
+    if release:
+        group.execute(f"RELEASE {name}")
+
+
+def _rollback(driver: Any) -> None:
+    """Roll back what is open; a connection that broke has nothing left to roll back."""
+    with contextlib.suppress(Exception):  # the connection is gone, and its transaction with it
+        driver.rollback()
 
 
 def _begin_immediate(driver: Any) -> None:
@@ -201,15 +334,13 @@ def _begin_immediate(driver: Any) -> None:
             time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
 
 
-def _require_open(driver: Any) -> None:
-    """SQLite rolls a whole transaction back on some errors (disk full, I/O): then the group's earlier calls are
-    lost, and neither a later call nor the group's COMMIT may pretend otherwise."""
-    if not driver.in_transaction:
-        raise DatabaseUnavailable("the database rolled the group's transaction back; nothing in it was saved")
-
-
 def _cause(exc: Exception) -> Exception:
     return getattr(exc, "orig", None) or exc
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    """A lock conflict with another transaction (PostgreSQL): the loser may simply run again."""
+    return getattr(_cause(exc), "sqlstate", None) in ("40001", "40P01")  # serialization_failure, deadlock_detected
 
 
 def _is_retryable(exc: Exception) -> bool:
