@@ -406,6 +406,11 @@ class Library:
     def item_info(self, barcode: str, at: dt.datetime | None = None) -> dict[str, Any]:
         return self._read(lambda ctx: accounts.item_info(ctx, barcode), at)
 
+    def item_circulation(self, barcode: str) -> dict[str, Any]:
+        """An item's circulation state (``item_info`` without author, call number, price and the policy's
+        in-library-only verdict): the RFID gate's and the self-check screen's read, kept to one statement."""
+        return self._read(lambda ctx: accounts.item_circulation(ctx, barcode))
+
     def availability(self, title_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
         ids = list(title_ids)
         return self._read(lambda ctx: accounts.availability(ctx, ids))

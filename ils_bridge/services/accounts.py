@@ -15,7 +15,6 @@ from ils_bridge.reasons import Reason
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.ledger import open_charges
 from ils_bridge.services.lookup import (
-    COPIES_OF_ITEM_TITLE,
     HOLDS_WAITING_FOR_ITEM_TITLE,
     active_loans_with_items,
     balance,
@@ -83,12 +82,13 @@ def _titles(ctx: Ctx):
 _BORROWER = s.patrons.alias("borrower")
 _HOLDER = s.patrons.alias("holder")
 _READY = s.holds.alias("ready")
-# The gate's question, in one statement: the item, its title, its loan and borrower, its hold shelf state.
+# An item's circulation state in one statement: the item, its title, its loan and borrower, its hold shelf state.
+# No count of the title's copies: that walks every copy of the title (hundreds of microseconds for a title
+# with a thousand copies), and only the in-library-only verdict needs it, never a gate.
 _ITEM_INFO = Prepared(
     select(s.items, s.bib_records.c.title, s.bib_records.c.author, s.loans.c.due_at, s.loans.c.recalled_at,
            _BORROWER.c.number.label("borrower"), _HOLDER.c.number.label("hold_for"),
-           _READY.c.shelf_expires_on, HOLDS_WAITING_FOR_ITEM_TITLE.label("hold_queue"),
-           COPIES_OF_ITEM_TITLE.label("copies"))
+           _READY.c.shelf_expires_on, HOLDS_WAITING_FOR_ITEM_TITLE.label("hold_queue"))
     .outerjoin(s.bib_records, s.bib_records.c.id == s.items.c.bib_id)
     .outerjoin(s.loans, (s.loans.c.item_id == s.items.c.id) & (s.loans.c.status == "active"))
     .outerjoin(_BORROWER, _BORROWER.c.id == s.loans.c.patron_id)
@@ -98,20 +98,36 @@ _ITEM_INFO = Prepared(
 )
 
 
+def item_circulation(ctx: Ctx, barcode: str) -> dict[str, Any]:
+    """An item's circulation state, in one indexed read: what a gate (checked out or not) and a self-check
+    screen show.  ``item_info`` adds what needs the policy and the title's other copies."""
+    return _circulation(_item_row(ctx, barcode))
+
+
 def item_info(ctx: Ctx, barcode: str) -> dict[str, Any]:
-    """Everything a self-check or a gate asks about one item, in one read."""
+    """Everything a self-check, a gate or a member of staff asks about one item."""
+    row = _item_row(ctx, barcode)
+    return {
+        **_circulation(row), "author": row.author, "call_number": row.call_number,
+        "price": ctx.money(row.price_minor), "currency": ctx.currency.code,
+        "in_library_only": in_library_only(ctx, item_facts(ctx, row)),
+    }
+
+
+def _item_row(ctx: Ctx, barcode: str) -> Any:
     row = _ITEM_INFO.first(ctx.conn, {"library": ctx.library.id, "barcode": (barcode or "").strip()})
     if row is None:
         raise Refusal(Reason.UNKNOWN_ITEM, f"no item has the barcode {barcode!r}")
+    return row
+
+
+def _circulation(row: Any) -> dict[str, Any]:
     return {
-        "item_id": row.id, "barcode": row.barcode, "title_id": row.bib_id,
-        "title": row.title or "", "author": row.author,
+        "item_id": row.id, "barcode": row.barcode, "title_id": row.bib_id, "title": row.title or "",
         "status": row.status, "checked_out": row.due_at is not None,
         "due": row.due_at, "borrower": row.borrower, "recalled": row.recalled_at is not None,
         "hold_queue": row.hold_queue, "hold_for": row.hold_for, "hold_shelf_expires_on": row.shelf_expires_on,
-        "material": row.material, "branch": row.branch, "location": row.location, "call_number": row.call_number,
-        "price": ctx.money(row.price_minor), "currency": ctx.currency.code,
-        "in_library_only": in_library_only(ctx, item_facts(ctx, row, row.copies)),
+        "material": row.material, "branch": row.branch, "location": row.location,
     }
 
 

@@ -91,6 +91,11 @@ class Exchange:
     supported: frozenset[str] = frozenset()
     """Request ids this server has handlers for (what 98's BX may announce)."""
 
+    def __post_init__(self) -> None:
+        # Every reply carries now; computed here, not in a cached_property (Python 3.11's takes a lock per use).
+        self.zone = ZoneInfo(self.library.record.timezone)
+        self._now = self.local(self.backend.app.clock.now())
+
     # -- language --------------------------------------------------------------------
     @cached_property
     def catalog(self) -> Catalog:
@@ -172,7 +177,7 @@ class Exchange:
         cached = self.backend.titles.get(self.library.code, title_id)
         if cached is not None:
             return cached
-        info, _ = await self.read("item_info", barcode)
+        info, _ = await self.read("item_circulation", barcode)
         title = info["title"] if info else ""
         self.backend.titles.put(self.library.code, title_id, title)
         return title
@@ -220,17 +225,9 @@ class Exchange:
             del self.session.secrets[key]
 
     # -- time and money -------------------------------------------------------------------
-    @cached_property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.library.record.timezone)
-
     def now(self) -> dt.datetime:
         """Now as the terminal reads it: local wall time (naive, blank SIP2 zone); one moment per request."""
         return self._now
-
-    @cached_property
-    def _now(self) -> dt.datetime:
-        return self.local(self.backend.app.clock.now())
 
     def local(self, moment: dt.datetime) -> dt.datetime:
         return moment.astimezone(self.zone).replace(tzinfo=None)

@@ -43,7 +43,7 @@ async def handle(ex: Exchange) -> Message:
     outcome = await _act(ex, mode, lapse_on, ex.field("BS") or None)
     if not outcome.ok:
         return _refused(ex, outcome.reason or Reason.INVALID_REQUEST)
-    info, _ = await ex.read("item_info", ex.item)
+    info, _ = await ex.read("item_circulation", ex.item)
     reply = ex.reply(ok=ex.flag("ok", True), available=ex.flag("available", bool(info) and info["status"] == "available"))
     if mode != "delete" and lapse_on is not None:
         reply.add("BW", ex.request.get("BW") or "")

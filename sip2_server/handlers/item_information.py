@@ -1,4 +1,4 @@
-"""17 Item Information -> 18: one read (``Library.item_info``); the gate's path, kept lean.
+"""17 Item Information -> 18: one read (``Library.item_circulation``); the gate's path, kept lean.
 
 A gate only needs the circulation status: 03 available (alarm), 04 charged
 or 07 recalled (let through); 08 waiting on the hold shelf, 10 in transit,
@@ -16,7 +16,7 @@ REQUEST_ID = "17"
 
 
 async def handle(ex: Exchange) -> Message:
-    info, missing = await ex.read("item_info", ex.item)
+    info, missing = await ex.read("item_circulation", ex.item)
     if info is None:
         reply = ex.refuse(missing)
         reply.fields.remove_all("AJ")

@@ -40,7 +40,7 @@ async def handle(ex: Exchange) -> Message:
     outcome = await ex.call("update_item", ex.item, **changes)
     if not outcome.ok:
         return ex.refuse_outcome(outcome)
-    info, _ = await ex.read("item_info", ex.item)
+    info, _ = await ex.read("item_circulation", ex.item)
     reply = ex.reply(item_properties_ok=ex.flag("item_properties_ok", True))
     reply.add("AB", ex.item).add("AJ", info["title"] if info else "").add("CH", ex.request.get("CH") or "")
     return ex.say(reply, "item_updated")

@@ -38,7 +38,7 @@ DEFAULT_MEDIA_TYPE = "001"  # book
 
 
 def circulation_status(info: Mapping[str, Any]) -> str:
-    """18's circulation status for ``Library.item_info``: a checked-out item whose loan was recalled is 07."""
+    """18's circulation status for ``Library.item_circulation``: a checked-out item whose loan was recalled is 07."""
     if info["status"] == "checked_out" and info["recalled"]:
         return RECALLED
     return ITEM_STATUS_CIRCULATION.get(info["status"], OTHER)

@@ -70,10 +70,10 @@ class EchoDispatcher:
 class ThreadedServer:
     """A Sip2Server on 127.0.0.1 with its own event loop in a daemon thread."""
 
-    def __init__(self, dispatcher, **config: object) -> None:
+    def __init__(self, dispatcher, loop_factory=asyncio.new_event_loop, **config: object) -> None:
         config.setdefault("port", 0)
         self.server = Sip2Server(dispatcher, ServerConfig(host="127.0.0.1", **config))
-        self.loop = asyncio.new_event_loop()
+        self.loop = loop_factory()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def start(self) -> None:

@@ -29,7 +29,7 @@ def test_writes_run_in_arrival_order_in_one_thread(writer: SerialWriter) -> None
 
     assert asyncio.run(main()) == [n * n for n in range(200)]
     assert [n for n, _ in ran] == list(range(200))
-    assert {name for _, name in ran} == {"test-writer"}
+    assert {name for _, name in ran} == {"test-writer-0"}  # one writer thread (SQLite)
 
 
 def test_an_exception_reaches_only_its_own_request(writer: SerialWriter) -> None:
@@ -100,7 +100,7 @@ def test_writes_queued_together_wake_the_loop_once() -> None:
         assert asyncio.run(main()) == list(range(50))
     finally:
         writer.close()
-    assert wake_ups == ["sip2-writer"]
+    assert wake_ups == ["sip2-writer-0"]
 
 
 class _RecordingGroup:
