@@ -171,13 +171,15 @@ def _hide(reply: Message, hidden: tuple[str, ...]) -> Message:
 
 def create_server(app: App, settings: Sip2Settings | None = None, *, host: str = "127.0.0.1", port: int = 6001,
                   tls: ssl.SSLContext | None = None, backend: Backend | None = None,
-                  observer: RequestObserver | None = None) -> tuple[Sip2Server, Backend]:
+                  observer: RequestObserver | None = None, reuse_port: bool = False) -> tuple[Sip2Server, Backend]:
     """A SIP2 server on ``app``'s database (not started), and its backend (close it after the server).
 
     ``observer`` (e.g. ``ils_bridge.ops.metrics.RequestMetrics``) is told every request's type, result and latency.
+    ``reuse_port``: other processes may serve the same port (``ServerConfig.reuse_port``).
     """
     backend = backend or Backend(app, settings)
     defaults = backend.settings.terminal_defaults
     config = ServerConfig(host=host, port=port, ssl=tls, codec=defaults.codec(DEFAULT_MAX_LINE),
-                          error_detection=defaults.error_detection, idle_timeout=defaults.idle_timeout)
+                          error_detection=defaults.error_detection, idle_timeout=defaults.idle_timeout,
+                          reuse_port=reuse_port)
     return Sip2Server(Sip2Service(backend), config, observer), backend

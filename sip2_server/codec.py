@@ -36,8 +36,7 @@ from .message import FieldList, Message
 TERMINATORS = ("\r", "\r\n")
 DEFAULT_MAX_LINE = 8192
 
-_TRAILER = re.compile(rb"AZ([0-9A-Fa-f]{1,4})$")
-_FIELD_CODE = re.compile(r"[A-Za-z0-9]{2}")
+_HEX_CHECKSUM = re.compile(rb"[0-9A-Fa-f]{1,4}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DATE = re.compile(r"(\d{4})(\d{2})(\d{2})(.{4})(\d{2})(\d{2})(\d{2})")
 _UNSAFE_IN_VALUE = re.compile(r"[|\x00-\x1f\x7f]")
@@ -162,15 +161,17 @@ class Codec:
         return message
 
     def _strip_checksum(self, frame: bytes) -> tuple[bytes, bool]:
-        match = _TRAILER.search(frame)
-        if not match or match.start() < 2:
+        # The last "AZ" is the only candidate: a checksum is hex digits, so it cannot hold another "AZ".
+        start = frame.rfind(b"AZ")
+        given = frame[start + 2 :]
+        if start < 2 or not _HEX_CHECKSUM.fullmatch(given):
             return frame, False
-        covered = frame[: match.start() + 2]
-        if not _checksum_matches(covered, match.group(1).decode("ascii"), self.encoding):
+        covered = frame[: start + 2]
+        if not _checksum_matches(covered, given.decode("ascii"), self.encoding):
             raise errors.ChecksumMismatch(
-                f"checksum AZ{match.group(1).decode('ascii')} does not match the frame (expected AZ{checksum(covered)})"
+                f"checksum AZ{given.decode('ascii')} does not match the frame (expected AZ{checksum(covered)})"
             )
-        return frame[: match.start()], True
+        return frame[:start], True
 
     def _decode_text(self, body: bytes) -> str:
         try:
@@ -202,7 +203,9 @@ class Codec:
             raise errors.MissingRequiredField(f"{spec.name} ({spec.id}) lacks required field(s) {', '.join(missing)}")
         parts = [spec.id, _format_fixed(spec, message.fixed)]
         for code, value in _in_layout_order(spec, message.fields):
-            parts.append(f"{code}{_UNSAFE_IN_VALUE.sub(' ', value)}{FIELD_DELIMITER}")
+            if FIELD_DELIMITER in value or not value.isprintable():  # else nothing to replace: skip the regex
+                value = _UNSAFE_IN_VALUE.sub(" ", value)
+            parts.append(f"{code}{value}{FIELD_DELIMITER}")
         if sequence is not None:
             parts.append(f"{SEQUENCE_NUMBER}{sequence % 10}")
         data = "".join(parts).encode(self.encoding, errors="replace")
@@ -256,7 +259,7 @@ def _omitted_trailing_date(spec: MessageSpec, f: FixedField, head: str) -> bool:
 
 
 def _check_fixed(spec: MessageSpec, f: FixedField, value: str) -> None:
-    if f.kind is Kind.DATE:
+    if f.kind is Kind.DATE and not value.isspace():  # a blank date (no date) is valid
         try:
             parse_date(value)
         except errors.InvalidFixedField as exc:
@@ -271,7 +274,7 @@ def _parse_variable(rest: str) -> FieldList:
         if not piece:
             continue
         code = piece[:2]
-        if not _FIELD_CODE.fullmatch(code):
+        if not (len(code) == 2 and code.isascii() and code.isalnum()):
             raise errors.MalformedField(f"variable field {piece[:20]!r} does not start with a two-character field id")
         fields.add(code, piece[2:])
     return fields

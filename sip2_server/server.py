@@ -30,6 +30,7 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, Self
 
@@ -75,6 +76,9 @@ class ServerConfig:
     read_size: int = 65536
     backlog: int = 512
     """Pending connections the OS queues: a whole floor of kiosks may reconnect at once."""
+    reuse_port: bool = False
+    """SO_REUSEPORT: several server processes listen on the same port and the kernel spreads new
+    connections among them (Linux); each process is a server of its own on the shared database."""
 
     def __post_init__(self) -> None:
         if self.idle_timeout <= 0:
@@ -88,6 +92,47 @@ class _Connection:
         self.session = session
         self.task = task
         self.busy = False
+
+
+class _IdleWatch:
+    """Cancels a connection's task after ``timeout()`` seconds without a frame from the client.
+
+    One timer per connection, moved only when it fires: a read just notes the
+    time.  (A timer per read, as ``asyncio.timeout`` around each read sets up
+    and cancels, cost more than the read on the gate path.)  ``timeout`` is
+    asked again at each firing and after each request, since a login changes it.
+    """
+
+    def __init__(self, conn: _Connection, timeout: Callable[[], float]) -> None:
+        self._conn = conn
+        self._timeout = timeout
+        self._loop = asyncio.get_running_loop()
+        self.last_heard = self._loop.time()
+        self.expired = False
+        self._armed_for = timeout()
+        self._timer = self._loop.call_at(self.last_heard + self._armed_for, self._fire)
+
+    def heard(self) -> None:
+        self.last_heard = self._loop.time()
+
+    def settings_may_have_changed(self) -> None:
+        if self._timeout() != self._armed_for:
+            self._rearm()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _rearm(self) -> None:
+        self._timer.cancel()
+        self._armed_for = self._timeout()
+        self._timer = self._loop.call_at(self.last_heard + self._armed_for, self._fire)
+
+    def _fire(self) -> None:
+        if self._loop.time() - self.last_heard >= self._armed_for and not self._conn.busy:
+            self.expired = True
+            self._conn.task.cancel()
+        else:
+            self._rearm()
 
 
 class Sip2Server:
@@ -105,7 +150,7 @@ class Sip2Server:
     async def start(self) -> None:
         self._server = await asyncio.start_server(
             self._accept, self.config.host, self.config.port, ssl=self.config.ssl,
-            limit=self.config.read_size, backlog=self.config.backlog,
+            limit=self.config.read_size, backlog=self.config.backlog, reuse_port=self.config.reuse_port,
         )
         log.info("SIP2 server listening on %s", ", ".join(map(str, self.addresses)))
 
@@ -173,15 +218,18 @@ class Sip2Server:
         if self.observer is not None:
             self.observer.connection_opened(PROTOCOL)
         log.info("session %s opened from %s", session.id, peer)
+        idle = _IdleWatch(conn, lambda: session.idle_timeout or self.config.idle_timeout)
         try:
-            await self._serve(conn, reader, writer)
+            await self._serve(conn, idle, reader, writer)
         except asyncio.CancelledError:
-            pass
+            if idle.expired:
+                log.info("session %s idle for %.0f s: closing", session.id, session.idle_timeout or self.config.idle_timeout)
         except (ConnectionError, ssl.SSLError) as exc:
             log.info("session %s: connection lost: %s", session.id, exc)
         except Exception:  # a bug here must cost one connection, never the server
             log.exception("session %s: dropped after an unexpected error", session.id)
         finally:
+            idle.cancel()
             del self._connections[session.id]
             if self.observer is not None:
                 self.observer.connection_closed(PROTOCOL)
@@ -190,19 +238,16 @@ class Sip2Server:
                 await writer.wait_closed()
             log.info("session %s closed after %s requests", session.id, session.requests)
 
-    async def _serve(self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, conn: _Connection, idle: _IdleWatch, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> None:
         session = conn.session
         framer = LineFramer(session.codec.max_line)
+        read_size = self.config.read_size
         while not self._closing:
-            idle_timeout = session.idle_timeout or self.config.idle_timeout
-            try:
-                async with asyncio.timeout(idle_timeout):  # a timer, where wait_for would start a task per read
-                    data = await reader.read(self.config.read_size)
-            except TimeoutError:
-                log.info("session %s idle for %.0f s: closing", session.id, idle_timeout)
-                return
+            data = await reader.read(read_size)
             if not data:
                 return
+            idle.heard()
             conn.busy = True
             try:
                 for frame in framer.feed(data):
@@ -215,6 +260,7 @@ class Sip2Server:
                         return
             finally:
                 conn.busy = False
+            idle.settings_may_have_changed()
 
     # -- one request -------------------------------------------------------------------
 

@@ -250,3 +250,22 @@ def test_cp1252_and_latin1_differ_on_undefined_bytes():
     with pytest.raises(errors.InvalidEncoding):
         Codec(encoding="cp1252").decode(frame)
     assert Codec(encoding="latin-1").decode(frame).get("AF") == "x\x81"
+
+
+def test_az_inside_a_field_value_is_not_a_checksum():
+    plain = b"1720240101    120000AOi|ABxAZ12|"
+    message = Codec().decode(plain)
+    assert message.get("AB") == "xAZ12" and not message.checksummed
+    covered = plain + b"AY3AZ"
+    checked = Codec().decode(covered + checksum(covered).encode("ascii"))
+    assert checked.get("AB") == "xAZ12" and checked.checksummed and checked.sequence == 3
+    with pytest.raises(errors.ChecksumMismatch):
+        Codec().decode(covered + b"0000")
+    assert not Codec().decode(b"1720240101    120000AOi|ABAZ|").checksummed  # "AZ" with no digits after it
+
+
+def test_values_with_delimiters_or_control_characters_are_blanked_on_output():
+    frame = Codec().encode(Message("18", {"circulation_status": "03", "security_marker": "02", "fee_type": "01",
+                                          "transaction_date": None})
+                           .add("AB", "a|b").add("AJ", "line\tbreak\x7f").add("AQ", "中文 ok"))
+    assert b"ABa b|" in frame and b"AJline break |" in frame and "AQ中文 ok|".encode() in frame

@@ -135,6 +135,36 @@ def test_idle_connections_are_closed():
         assert client.closed_by_server()
 
 
+def test_a_connection_that_keeps_talking_outlives_the_idle_timeout():
+    with running_server(idle_timeout=0.3) as srv:
+        talking, quiet = srv.connect(), srv.connect()
+        quiet.sock.settimeout(5)
+        began = time.monotonic()
+        while time.monotonic() - began < 1.0:  # three idle timeouts, never 0.3 s of silence
+            assert talking.exchange(b"9900302.00\r").startswith(b"98")
+            time.sleep(0.1)
+        assert quiet.closed_by_server()
+        assert talking.exchange(b"9900302.00\r").startswith(b"98")
+        talking.sock.settimeout(5)
+        assert talking.closed_by_server()
+
+
+class ShortensIdleTimeout(EchoDispatcher):
+    """As a login does with a terminal's own ``idle_timeout`` setting."""
+
+    async def handle(self, session: Session, message: Message) -> Message | None:
+        session.idle_timeout = 0.3
+        return await super().handle(session, message)
+
+
+def test_an_idle_timeout_set_by_a_request_applies_from_then_on():
+    with running_server(ShortensIdleTimeout(), idle_timeout=600) as srv:
+        client = srv.connect()
+        client.sock.settimeout(5)
+        assert client.exchange(b"9900302.00\r").startswith(b"98")
+        assert client.closed_by_server()  # within the socket's 5 s, not the server's 600
+
+
 def test_graceful_shutdown_finishes_the_transaction_in_flight():
     dispatcher = EchoDispatcher(delay=0.5)
     with running_server(dispatcher) as srv:
