@@ -9,15 +9,23 @@ in the same run, on the same database:
 - circulation, paced: the same terminals offering half that capacity, spread
   evenly (latency when the server is not saturated: what a patron feels);
 - gate item information (17) and SC status (99, no database);
-- server CPU per request in each phase (the server process's CPU time over
-  the phase, all threads, divided by the requests it answered), against the
+- server CPU per request in each phase (the server processes' CPU time over
+  the phase, all threads, divided by the requests they answered), against the
   CPU of a bare facade call (``Library.checkout``/``checkin`` with a terminal
-  and request key, ``Library.item_info``) in this process: the difference is
-  what the SIP2 layer costs, and it holds on a busy machine where wall-clock
-  rates do not.
+  and request key, ``Library.item_circulation``) in this process: the
+  difference is what the SIP2 layer costs, and it holds on a busy machine
+  where wall-clock rates do not;
+- the load generator's own CPU per request: it shares the cores with the
+  server, so it is kept lean (frames encoded in advance, replies read only as
+  far as the figures need) and shown, so the split is visible.
+
+Both sides run on uvloop when it is installed (``--asyncio``: asyncio's own
+loop).  ``--processes N`` runs N server processes on one port (SO_REUSEPORT)
+and one database.
 
     python bench/sip2_load.py                      # 200 terminals, 10 s each phase
     python bench/sip2_load.py --terminals 50 --seconds 5 --profile
+    python bench/sip2_load.py --phases gate status --processes 2
 
 In a closed loop latency is terminals / throughput (Little's law): 200
 terminals at 2,000 transactions/s wait 100 ms each, whatever the server does;
@@ -40,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -49,6 +57,8 @@ sys.path.insert(0, str(REPO))
 
 from ils_bridge.app import App, Library
 from sip2_server import Codec, Message
+from sip2_server.codec import checksum, format_date
+from sip2_server.loop import fast_loop_factory, run
 
 INSTITUTION = "XZMU"
 PASSWORD = "bench-secret"
@@ -60,16 +70,19 @@ PHASES = ("circulation", "gate", "status")
 
 # --------------------------------------------------------------------------- the demo library
 
-def build_library(url: str, terminals: int) -> None:
+def build_library(url: str, terminals: int, copies: int) -> None:
+    """Patrons P<n>, items I<n>-<k> (``copies`` copies a title), terminal accounts for kiosks and a gate."""
     from sip2_server.terminals import TerminalDirectory
 
     app = App.open(url, create=True)
     lib = app.create_library((REPO / "policies/examples/xuzhou.yaml").read_text(encoding="utf-8"), author="bench")
-    title = lib.add_title("Bench title").data["title_id"]
+    title = 0
     for n in range(terminals + 1):  # the last patron and items are the baseline's
         lib.register_patron(f"P{n}", f"Patron {n}", "phd")
         lib.issue_card(f"P{n}", f"C{n}", valid_until=dt.date(2030, 1, 1))
         for k in range(ITEMS_PER_TERMINAL):
+            if (n * ITEMS_PER_TERMINAL + k) % copies == 0:
+                title = lib.add_title(f"Bench title {n}-{k}").data["title_id"]
             lib.add_item(f"I{n}-{k}", title, "zh_book", classification="R44")
     directory = TerminalDirectory(app)
     for n in range(ACCOUNTS):
@@ -80,7 +93,18 @@ def build_library(url: str, terminals: int) -> None:
 
 # --------------------------------------------------------------------------- the server process
 
-def run_server(url: str, ready: mp.Queue, control: Connection, workers: int, profile: bool) -> None:
+@dataclass(frozen=True)
+class ServerOptions:
+    url: str
+    workers: int
+    profile: bool
+    fast_loop: bool
+    port: int = 0
+    """0: any free port; else the port the first server process bound (SO_REUSEPORT: they share it)."""
+    reuse_port: bool = False
+
+
+def run_server(options: ServerOptions, ready: mp.Queue, control: Connection) -> None:
     """Serve SIP2 until told to stop; on ``cpu`` answer this process's CPU seconds so far (all threads)."""
     from sip2_server.app import create_server
     from sip2_server.config import Sip2Settings
@@ -90,8 +114,9 @@ def run_server(url: str, ready: mp.Queue, control: Connection, workers: int, pro
             control.send(time.process_time())
 
     async def main() -> None:
-        app = App.open(url)
-        server, backend = create_server(app, Sip2Settings(workers=workers), port=0)
+        app = App.open(options.url)
+        server, backend = create_server(app, Sip2Settings(workers=options.workers), port=options.port,
+                                        reuse_port=options.reuse_port)
         await server.start()
         ready.put(server.port)
         await asyncio.get_running_loop().run_in_executor(None, answer_control)
@@ -99,10 +124,10 @@ def run_server(url: str, ready: mp.Queue, control: Connection, workers: int, pro
         backend.close()
         app.close()
 
-    profiler = cProfile.Profile() if profile else None
+    profiler = cProfile.Profile() if options.profile else None
     if profiler:
         profiler.enable()
-    asyncio.run(main())
+    run(main(), fast=options.fast_loop)
     if profiler:
         profiler.disable()
         out = io.StringIO()
@@ -112,46 +137,106 @@ def run_server(url: str, ready: mp.Queue, control: Connection, workers: int, pro
 
 # --------------------------------------------------------------------------- load
 
-class Terminal:
-    """One SC connection speaking SIP2 with sequence numbers and checksums, as kiosks do."""
+class Terminal(asyncio.Protocol):
+    """One SC connection, lean: it sends frames built in advance and reads only what the figures need.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer, self.codec, self.sequence = reader, writer, Codec(), 0
+    The load generator shares the machine's cores with the server, so its own CPU per request (printed with
+    every phase) is kept small: no message objects, no parsing beyond the reply's first bytes.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.waiter: asyncio.Future[bytes] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r")
+        if end >= 0 and self.waiter is not None:
+            reply, self.buffer = self.buffer[: end + 1], self.buffer[end + 1 :]
+            self.waiter.set_result(reply)
+            self.waiter = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc or ConnectionError("the server closed the connection"))
 
     @classmethod
     async def open(cls, port: int, login: str) -> Terminal:
-        terminal = cls(*await asyncio.open_connection("127.0.0.1", port))
-        reply = await terminal.ask(Message("93", {"uid_algorithm": "0", "pwd_algorithm": "0"}).add("CN", login).add("CO", PASSWORD))
-        assert reply.fixed["ok"] == "1", "login failed"
+        _, terminal = await asyncio.get_running_loop().create_connection(cls, "127.0.0.1", port)
+        reply = await terminal.ask(LOGIN_CODEC.encode(
+            Message("93", {"uid_algorithm": "0", "pwd_algorithm": "0"}).add("CN", login).add("CO", PASSWORD)))
+        assert reply.startswith(b"941"), f"login failed: {reply!r}"
         return terminal
 
-    async def ask(self, message: Message) -> Message:
-        self.writer.write(self.codec.encode(message, sequence=self.sequence, checksum=True))
-        self.sequence = (self.sequence + 1) % 10
-        await self.writer.drain()
-        return self.codec.decode(await self.reader.readuntil(b"\r"))
+    def ask(self, frame: bytes) -> asyncio.Future[bytes]:
+        self.waiter = asyncio.get_running_loop().create_future()
+        assert self.transport is not None
+        self.transport.write(frame)
+        return self.waiter
 
-    async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
+    def close(self) -> None:
+        assert self.transport is not None
+        self.transport.close()
 
 
-def checkout(patron: str, item: str) -> Message:
-    message = Message("11", {"sc_renewal_policy": "N", "no_block": "N", "transaction_date": dt.datetime.now(),
+LOGIN_CODEC = Codec()
+PLACEHOLDER = dt.datetime(1999, 12, 31, 23, 59, 59)
+"""A transaction date put in request templates, replaced by the current one when the frame is sent."""
+PLACEHOLDER_TEXT = format_date(PLACEHOLDER).encode("ascii")
+
+
+class Template:
+    """A request encoded once by the codec (the message layouts live there), with its transaction date and its
+    error-detection trailer (AY sequence number, AZ checksum) filled in per send: a few byte operations."""
+
+    def __init__(self, message: Message) -> None:
+        self.body = LOGIN_CODEC.encode(message).rstrip(b"\r")
+        self.dated = PLACEHOLDER_TEXT in self.body
+
+    def frame(self, sequence: int, date: bytes) -> bytes:
+        body = self.body.replace(PLACEHOLDER_TEXT, date, 1) if self.dated else self.body
+        body += b"AY%dAZ" % sequence
+        return body + checksum(body).encode("ascii") + b"\r"
+
+
+def checkout(patron: str, item: str) -> Template:
+    message = Message("11", {"sc_renewal_policy": "N", "no_block": "N", "transaction_date": PLACEHOLDER,
                              "nb_due_date": None})
-    return message.add("AO", INSTITUTION).add("AA", patron).add("AB", item).add("AC", "")
+    return Template(message.add("AO", INSTITUTION).add("AA", patron).add("AB", item).add("AC", ""))
 
 
-def checkin(item: str) -> Message:
-    message = Message("09", {"no_block": "N", "transaction_date": dt.datetime.now(), "return_date": None})
-    return message.add("AP", "main").add("AO", INSTITUTION).add("AB", item).add("AC", "")
+def checkin(item: str) -> Template:
+    message = Message("09", {"no_block": "N", "transaction_date": PLACEHOLDER, "return_date": None})
+    return Template(message.add("AP", "main").add("AO", INSTITUTION).add("AB", item).add("AC", ""))
 
 
-def item_information(item: str) -> Message:
-    return Message("17", {"transaction_date": None}).add("AO", INSTITUTION).add("AB", item)
+def item_information(item: str) -> Template:
+    return Template(Message("17", {"transaction_date": None}).add("AO", INSTITUTION).add("AB", item))
 
 
-SC_STATUS = Message("99", {"status_code": "0", "max_print_width": "080", "protocol_version": "2.00"})
+SC_STATUS = Template(Message("99", {"status_code": "0", "max_print_width": "080", "protocol_version": "2.00"}))
+
+
+def refused(reply: bytes) -> bool:
+    """Does the reply say no?  Checkout or checkin ok 0, or an item information for an unknown item (status 01)."""
+    return reply[:3] in (b"120", b"100") or reply[:4] == b"1801"
+
+
+class Clock:
+    """The SIP2 date of now, formatted once a second (requests carry it for idempotency)."""
+
+    def __init__(self) -> None:
+        self.second, self.text = -1, b""
+
+    def date(self) -> bytes:
+        now = int(time.time())
+        if now != self.second:
+            self.second, self.text = now, format_date(dt.datetime.fromtimestamp(now)).encode("ascii")
+        return self.text
 
 
 @dataclass
@@ -161,6 +246,9 @@ class PhaseResult:
     refusals: int = 0
     latencies: list[float] = field(default_factory=list)
     server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    sample: bytes = b""
+    """One reply of the phase, decoded in full by the report as a check that the server answered properly."""
 
     @property
     def rate(self) -> float:
@@ -170,8 +258,12 @@ class PhaseResult:
     def cpu_per_request(self) -> float:
         return self.server_cpu / max(self.requests, 1)
 
+    @property
+    def client_cpu_per_request(self) -> float:
+        return self.client_cpu / max(self.requests, 1)
 
-Requests = Callable[[int, int], list[Message]]
+
+Requests = Callable[[int, int], list[Template]]
 """(terminal number, round) -> the requests of one round, sent one after another."""
 
 
@@ -181,12 +273,14 @@ async def phase(port: int, logins: list[str], seconds: float, requests: Requests
     come (``round_interval`` None) or one round every ``round_interval`` seconds, start times spread evenly."""
     result = PhaseResult()
     terminals = [await Terminal.open(port, login) for login in logins]
-    cpu_before, began = server_cpu(), time.perf_counter()
+    clock = Clock()
+    cpu_before, client_before, began = server_cpu(), time.process_time(), time.perf_counter()
     deadline = began + seconds
 
     async def run(n: int, terminal: Terminal) -> None:
         next_round = began + (round_interval or 0.0) * n / len(terminals)
-        k = 0
+        k = sequence = 0
+        latencies = result.latencies
         while (now := time.perf_counter()) < deadline:
             if round_interval is not None:
                 if next_round > now:
@@ -194,23 +288,27 @@ async def phase(port: int, logins: list[str], seconds: float, requests: Requests
                 next_round += round_interval
             for request in requests(n, k):
                 start = time.perf_counter()
-                reply = await terminal.ask(request)
-                result.latencies.append(time.perf_counter() - start)
-                result.refusals += reply.fixed.get("ok", "1") not in ("1", "Y")
+                reply = await terminal.ask(request.frame(sequence, clock.date()))
+                latencies.append(time.perf_counter() - start)
+                sequence = (sequence + 1) % 10
+                result.refusals += refused(reply)
                 result.requests += 1
             k += 1
+        result.sample = reply
 
     await asyncio.gather(*(run(n, t) for n, t in enumerate(terminals)))
     result.seconds = time.perf_counter() - began
+    result.client_cpu = time.process_time() - client_before
     result.server_cpu = server_cpu() - cpu_before
     for terminal in terminals:
-        await terminal.close()
+        terminal.close()
     return result
 
 
-def circulation_round(n: int, k: int) -> list[Message]:
-    item = f"I{n}-{k % ITEMS_PER_TERMINAL}"
-    return [checkout(f"P{n}", item), checkin(item)]
+def circulation_rounds(terminals: int) -> Requests:
+    rounds = [[(checkout(f"P{n}", f"I{n}-{k}"), checkin(f"I{n}-{k}")) for k in range(ITEMS_PER_TERMINAL)]
+              for n in range(terminals)]
+    return lambda n, k: rounds[n][k % ITEMS_PER_TERMINAL]
 
 
 # --------------------------------------------------------------------------- baselines (in this process)
@@ -247,9 +345,18 @@ def bare_circulation(lib: Library, n: int, seconds: float) -> Baseline:
     return measure(one_round, 2, seconds)
 
 
-def bare_item_info(lib: Library, items: list[str], seconds: float) -> Baseline:
+def bare_item_circulation(lib: Library, items: list[str], seconds: float) -> Baseline:
+    """The gate handler's one facade call."""
     rng = random.Random(0)
-    return measure(lambda k: lib.item_info(rng.choice(items)), 1, seconds)
+    return measure(lambda k: lib.item_circulation(rng.choice(items)), 1, seconds)
+
+
+def check_reply(phase_name: str, reply: bytes) -> None:
+    """Decode one reply of a phase in full: the lean load generator reads only first bytes of the others."""
+    try:
+        LOGIN_CODEC.decode(reply)
+    except Exception as exc:  # a figure from a server that answers garbage is worth nothing
+        raise SystemExit(f"{phase_name}: the server's reply {reply!r} does not decode: {exc}") from exc
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -266,8 +373,9 @@ def ms(seconds: float) -> str:
 async def load(port: int, args: argparse.Namespace, server_cpu: Callable[[], float]) -> dict[str, PhaseResult]:
     kiosks = [f"kiosk-{n % ACCOUNTS}" for n in range(args.terminals)]
     gates = ["gate"] * args.gates
-    items = [f"I{n}-{k}" for n in range(args.terminals) for k in range(ITEMS_PER_TERMINAL)]
+    items = [item_information(f"I{n}-{k}") for n in range(args.terminals) for k in range(ITEMS_PER_TERMINAL)]
     rng = random.Random(1)
+    circulation_round = circulation_rounds(args.terminals)
 
     def run(logins: list[str], requests: Requests, seconds: float, interval: float | None = None) -> Awaitable[PhaseResult]:
         return phase(port, logins, seconds, requests, server_cpu, interval)
@@ -278,7 +386,7 @@ async def load(port: int, args: argparse.Namespace, server_cpu: Callable[[], flo
         offered = PACED_SHARE * results["closed"].rate / 2  # rounds/s in all (a round is two requests)
         results["paced"] = await run(kiosks, circulation_round, args.seconds, args.terminals / offered)
     if "gate" in args.phases:
-        results["gate"] = await run(gates, lambda n, k: [item_information(rng.choice(items))], args.seconds)
+        results["gate"] = await run(gates, lambda n, k: [rng.choice(items)], args.seconds)
     if "status" in args.phases:
         results["status"] = await run(gates, lambda n, k: [SC_STATUS], args.seconds / 2)
     return results
@@ -291,14 +399,17 @@ def report(args: argparse.Namespace, results: dict[str, PhaseResult], circulatio
     if gate is not None:
         gate_phase = results["gate"]
         print(f"gate item information, {args.gates} connections: {gate_phase.rate:,.0f}/s, "
-              f"p99 {ms(percentile(gate_phase.latencies, .99))}, server CPU {ms(gate_phase.cpu_per_request)} a request")
-        print(f"  bare Library.item_info: {gate.rate:,.0f}/s, CPU {ms(gate.cpu_per_call)} a call;  SIP2 / bare: "
+              f"p99 {ms(percentile(gate_phase.latencies, .99))}, server CPU {ms(gate_phase.cpu_per_request)} a request, "
+              f"load generator CPU {ms(gate_phase.client_cpu_per_request)}")
+        print(f"  bare Library.item_circulation: {gate.rate:,.0f}/s, CPU {ms(gate.cpu_per_call)} a call;  SIP2 / bare: "
               f"throughput {gate_phase.rate / gate.rate:.2f}, CPU {gate_phase.cpu_per_request / gate.cpu_per_call:.2f};  "
               f"the SIP2 layer's own CPU: {ms(gate_phase.cpu_per_request - gate.cpu_per_call)} a request")
     if "status" in results:
         status = results["status"]
         print(f"SC status (no database: the SIP2 layer alone), {args.gates} connections: {status.rate:,.0f}/s, "
-              f"server CPU {ms(status.cpu_per_request)} a request")
+              f"server CPU {ms(status.cpu_per_request)} a request, load generator CPU {ms(status.client_cpu_per_request)}")
+    for name, result in results.items():
+        check_reply(name, result.sample)
 
 
 def report_circulation(args: argparse.Namespace, closed: PhaseResult, paced: PhaseResult, circulation: Baseline) -> None:
@@ -308,13 +419,52 @@ def report_circulation(args: argparse.Namespace, closed: PhaseResult, paced: Pha
     print(f"  paced at {paced.rate:,.0f}/s ({PACED_SHARE:.0%} of that): p50 {ms(percentile(paced.latencies, .5))}, "
           f"p99 {ms(percentile(paced.latencies, .99))}")
     print(f"  refusals: {closed.refusals + paced.refusals} of {closed.requests + paced.requests}")
-    print(f"  server CPU per transaction: {ms(closed.cpu_per_request)}")
+    print(f"  server CPU per transaction: {ms(closed.cpu_per_request)}, "
+          f"load generator CPU {ms(closed.client_cpu_per_request)}")
     print("bare facade in this process (checkout + checkin with terminal and request key, one thread):")
     print(f"  {circulation.rate:,.0f} calls/s, p50 {ms(statistics.median(circulation.latencies))}, "
           f"p99 {ms(percentile(circulation.latencies, .99))}, CPU {ms(circulation.cpu_per_call)} a call")
     print(f"  SIP2 / bare: throughput {closed.rate / circulation.rate:.2f}, "
           f"CPU per transaction {closed.cpu_per_request / circulation.cpu_per_call:.2f};  "
           f"the SIP2 layer's own CPU: {ms(closed.cpu_per_request - circulation.cpu_per_call)} a transaction")
+
+
+class ServerProcesses:
+    """``count`` server processes on one port (SO_REUSEPORT when more than one) and one database."""
+
+    def __init__(self, options: ServerOptions, count: int) -> None:
+        self.options = options
+        self._context = mp.get_context("spawn")
+        self._ready: mp.Queue = self._context.Queue()
+        self._processes: list[tuple[mp.Process, Connection]] = []
+        self._start(options)
+        self.port = self._ready.get(timeout=60)
+        for _ in range(count - 1):
+            self._start(replace(options, port=self.port))
+            self._ready.get(timeout=60)
+
+    def _start(self, options: ServerOptions) -> None:
+        control, server_end = self._context.Pipe()
+        process = self._context.Process(target=run_server, args=(options, self._ready, server_end))
+        process.start()
+        self._processes.append((process, control))
+
+    def cpu(self) -> float:
+        """CPU seconds of every server process so far (all threads)."""
+        total = 0.0
+        for _, control in self._processes:
+            control.send("cpu")
+            total += control.recv()
+        return total
+
+    def stop(self) -> str | None:
+        """Stop them; the first one's profile when profiling."""
+        for _, control in self._processes:
+            control.send("stop")
+        profiles = [self._ready.get(timeout=60) for _ in self._processes] if self.options.profile else []
+        for process, _ in self._processes:
+            process.join(60)
+        return profiles[0] if profiles else None
 
 
 def main() -> None:
@@ -326,37 +476,34 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile the server's event loop and print the top calls")
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES),
                         help="which phases to run (e.g. only 'status' to profile the SIP2 layer alone)")
+    parser.add_argument("--copies", type=int, default=4, help="copies of each title in the demo library")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="server processes sharing the port (SO_REUSEPORT) and the database")
+    parser.add_argument("--asyncio", action="store_true",
+                        help="asyncio's own event loop in the server and the load generator, even if uvloop is installed")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         began = time.perf_counter()
-        build_library(url, args.terminals)
-        print(f"demo library: {args.terminals + 1} patrons, {(args.terminals + 1) * ITEMS_PER_TERMINAL} items "
-              f"({time.perf_counter() - began:.1f} s)")
+        build_library(url, args.terminals, args.copies)
+        print(f"demo library: {args.terminals + 1} patrons, {(args.terminals + 1) * ITEMS_PER_TERMINAL} items, "
+              f"{args.copies} copies a title ({time.perf_counter() - began:.1f} s); event loops: "
+              f"{'asyncio' if args.asyncio or fast_loop_factory() is None else 'uvloop'}; "
+              f"{args.processes} server process{'es' if args.processes > 1 else ''}")
 
-        ctx = mp.get_context("spawn")
-        ready, (control, server_end) = ctx.Queue(), ctx.Pipe()
-        server = ctx.Process(target=run_server, args=(url, ready, server_end, args.workers, args.profile))
-        server.start()
-        port = ready.get(timeout=60)
-
-        def server_cpu() -> float:
-            control.send("cpu")
-            return control.recv()
-
+        options = ServerOptions(url, args.workers, args.profile, not args.asyncio, reuse_port=args.processes > 1)
+        servers = ServerProcesses(options, args.processes)
         try:
-            results = asyncio.run(load(port, args, server_cpu))
+            results = run(load(servers.port, args, servers.cpu), fast=not args.asyncio)
         finally:
-            control.send("stop")
-            profile = ready.get(timeout=60) if args.profile else None
-            server.join(60)
+            profile = servers.stop()
 
         app = App.open(url)
         lib = app.library("xuzhou")
         n = args.terminals
         circulation = bare_circulation(lib, n, args.seconds / 2) if "circulation" in args.phases else None
-        gate = bare_item_info(lib, [f"I{t}-{k}" for t in range(n) for k in range(ITEMS_PER_TERMINAL)],
+        gate = bare_item_circulation(lib, [f"I{t}-{k}" for t in range(n) for k in range(ITEMS_PER_TERMINAL)],
                               args.seconds / 2) if "gate" in args.phases else None
         app.close()
 
