@@ -83,22 +83,33 @@ class _Compiled:
         self.defaults = {name: bind.value for bind, name in compiled.bind_names.items()
                          if bind.value is not None and not bind.required}
         self.binders = dict(compiled._bind_processors)
+        self._positional: list[tuple[str, Processor | None]] | None = (
+            None if self.order is None else [(name, self.binders.get(name)) for name in self.order])
         columns = compiled._result_columns
         self.row = record_class([c.keyname for c in columns]) if columns else None
-        self.readers: list[Processor | None] = [c.type._cached_result_processor(dialect, None) for c in columns]
+        readers = [c.type._cached_result_processor(dialect, None) for c in columns]
+        # Most columns come back from the driver as they are; only these few need converting.
+        self._readers: list[tuple[int, Processor]] = [(i, r) for i, r in enumerate(readers) if r is not None]
         self.returns_id = bool(compiled.effective_returning)
         self.is_insert = compiled.isinsert
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
-        values = {**self.defaults, **given} if self.defaults else dict(given)
+        values = {**self.defaults, **given} if self.defaults else given
+        if self._positional is not None:
+            return [values[name] if binder is None else binder(values[name]) for name, binder in self._positional]
+        named = dict(values)
         for name, binder in self.binders.items():
-            if name in values:
-                values[name] = binder(values[name])
-        return values if self.order is None else [values[name] for name in self.order]
+            if name in named:
+                named[name] = binder(named[name])
+        return named
 
     def convert(self, raw: tuple) -> Any:
-        readers = self.readers
-        return self.row(*[value if reader is None else reader(value) for value, reader in zip(raw, readers)])  # type: ignore[misc]
+        if not self._readers:
+            return self.row(*raw)  # type: ignore[misc]
+        values = list(raw)
+        for i, reader in self._readers:
+            values[i] = reader(values[i])
+        return self.row(*values)  # type: ignore[misc]
 
 
 class Prepared:

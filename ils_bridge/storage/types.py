@@ -38,28 +38,40 @@ class UtcDateTime(TypeDecorator):
 
     # On SQLite the instant is text in SQLAlchemy's format ("2026-03-02 01:00:00.000000", UTC).  Reading and
     # writing it directly, in one step instead of SQLAlchemy's two, keeps the format and is much cheaper: every
-    # circulation call converts a dozen of these.
+    # circulation call converts a dozen of these, and binds its own "now" three or four times (the loan, the
+    # item's update, the audit line), so the last instant written is remembered.
     def bind_processor(self, dialect: Any) -> Any:
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
-
-        def to_text(value: dt.datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
-            return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-        return to_text
+        return _sqlite_text
 
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
+        return _sqlite_instant
 
-        def from_text(value: str | None) -> dt.datetime | None:
-            return None if value is None else dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc)
 
-        return from_text
+_last_written: tuple[dt.datetime | None, str | None] = (None, None)
+
+
+def _sqlite_text(value: dt.datetime | None) -> str | None:
+    """An aware instant as SQLite text in UTC; naive instants are refused."""
+    global _last_written
+    if value is None:
+        return None
+    last = _last_written  # one read: another thread may replace the pair, never half of it
+    if last[0] is value:
+        return last[1]
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+    text = value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    _last_written = (value, text)
+    return text
+
+
+def _sqlite_instant(value: str | None) -> dt.datetime | None:
+    """SQLite's UTC text as an aware instant."""
+    return None if value is None else dt.datetime.fromisoformat(value + "+00:00")
 
 
 class JsonText(TypeDecorator):
