@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -48,22 +47,17 @@ class _HeldConnections(threading.local):
 _held = _HeldConnections()
 
 
-@contextmanager
-def driver_cursor(engine: Engine) -> Iterator[Any]:
-    """A DB-API cursor: on SQLite from this thread's held connection, elsewhere
-    on a pooled connection returned (rolled back) afterwards."""
+def fetch_all(engine: Engine, sql: str, params: dict) -> list[Any]:
+    """The rows of one statement on the DB-API connection: on SQLite this thread's
+    held connection, elsewhere a pooled connection returned (rolled back) afterwards."""
     if engine.dialect.name == "sqlite":
-        cursor = _held.get(engine).cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
-        return
+        return _held.get(engine).execute(sql, params).fetchall()
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         try:
-            yield cursor
+            cursor.execute(sql, params)
+            return cursor.fetchall()
         finally:
             cursor.close()
     finally:
@@ -98,13 +92,10 @@ class ResultSet:
         if _mentions_result_set(query):
             return cls.of_ids(index, index.search(query, result_sets))
         sql, params = index.ordered_ids_sql(query)
-        with driver_cursor(index.engine) as cursor:
-            cursor.execute(f"{sql} LIMIT {FIRST_PAGE + 1}", params)
-            first = [row[0] for row in cursor.fetchall()]
-            if len(first) <= FIRST_PAGE:
-                return cls.of_ids(index, first)
-            cursor.execute(f"SELECT count(*) FROM ({sql}) hits", params)
-            count = cursor.fetchone()[0]
+        first = [row[0] for row in fetch_all(index.engine, f"{sql} LIMIT {FIRST_PAGE + 1}", params)]
+        if len(first) <= FIRST_PAGE:
+            return cls.of_ids(index, first)
+        count = fetch_all(index.engine, f"SELECT count(*) FROM ({sql}) hits", params)[0][0]
         return cls(index, first[:FIRST_PAGE], count, (sql, params))
 
     def page(self, start: int, size: int) -> list[int]:
@@ -115,17 +106,14 @@ class ResultSet:
         if end <= len(self._ids) or self._sql is None:
             return self._ids[start - 1 : end]
         sql, params = self._sql
-        with driver_cursor(self.index.engine) as cursor:
-            cursor.execute(f"{sql} LIMIT {int(end - start + 1)} OFFSET {int(start - 1)}", params)
-            return [row[0] for row in cursor.fetchall()]
+        rows = fetch_all(self.index.engine, f"{sql} LIMIT {int(end - start + 1)} OFFSET {int(start - 1)}", params)
+        return [row[0] for row in rows]
 
     def ids(self) -> list[int]:
         """Every hit (fetched once, then held): for sorting and for queries over this set."""
         if self._sql is not None and len(self._ids) < self.count:
             sql, params = self._sql
-            with driver_cursor(self.index.engine) as cursor:
-                cursor.execute(sql, params)
-                self._ids = [row[0] for row in cursor.fetchall()]
+            self._ids = [row[0] for row in fetch_all(self.index.engine, sql, params)]
             self.count, self._sql = len(self._ids), None
         return self._ids
 
@@ -136,6 +124,5 @@ def fetch_records(index: SearchIndex, ids: Sequence[int]) -> dict[int, bytes]:
         return {}
     params = {f"i{n}": int(rid) for n, rid in enumerate(ids)}
     marks = ", ".join(index.placeholder(name) for name in params)
-    with driver_cursor(index.engine) as cursor:
-        cursor.execute(f"SELECT id, marc FROM bib_records WHERE id IN ({marks})", params)
-        return {row[0]: bytes(row[1]) for row in cursor.fetchall()}
+    rows = fetch_all(index.engine, f"SELECT id, marc FROM bib_records WHERE id IN ({marks})", params)
+    return {row[0]: bytes(row[1]) for row in rows}

@@ -65,6 +65,10 @@ class Session:
     preferred_message_size: int = 1024 * 1024
     result_sets: dict[str, ResultSet] = field(default_factory=dict)  # oldest first
     dropped_sets: set[str] = field(default_factory=set)
+    accepted_databases: frozenset[str] = field(init=False)  # the names, lower-cased
+
+    def __post_init__(self) -> None:
+        self.accepted_databases = frozenset(d.lower() for d in self.databases)
 
     def handle(self, name: str, request: dict) -> Response:
         if name == "close":
@@ -167,8 +171,7 @@ class Session:
         )
 
     def _check_databases(self, names: list[str]) -> None:
-        accepted = {d.lower() for d in self.databases}
-        unknown = [n for n in names if n.lower() not in accepted]
+        unknown = [n for n in names if n.lower() not in self.accepted_databases]
         if unknown:
             raise Bib1Error(bib1.DATABASE_DOES_NOT_EXIST, unknown[0])
         if len({n.lower() for n in names}) > 1:
