@@ -14,7 +14,12 @@ With each set-up comes where the machine's CPU went during its load window
 throwaway cluster's; not measured with ``--pg-url``), this load generator,
 and everything else on the machine, as cores busy on average, with the load
 average at the end of the window.  On a machine where those all share a few
-cores, a set-up that runs out of CPU shows it here.
+cores, a set-up that runs out of CPU shows it here.  From the CPU each
+transaction cost comes a CPU-bound capacity: what the set-up could do with
+the machine to itself (all cores, but no server process past one core).
+When other work loads the machine, compare those: the scheduler shares the
+cores by thread, so a set-up with more busy threads gets a bigger share of
+a crowded machine whatever it does with it.
 
     python bench/deployment.py                        # 200 terminals, 10 s per set-up
     python bench/deployment.py --terminals 50 --seconds 5 --processes 1,2
@@ -82,6 +87,13 @@ class CpuSplit:
         return (f"      CPU per transaction: servers {self.servers / rate * 1000:.2f} ms, postgres {postgres} ms, "
                 f"load generator {self.load_generator / rate * 1000:.2f} ms")
 
+    def capacity(self, rate: float, processes: int) -> float:
+        """Transactions/s this set-up could reach alone on this machine if CPU were its only limit: every core
+        busy with its servers, PostgreSQL and the load generator, and no server process past one core (the GIL)."""
+        whole = (self.servers + (self.postgres or 0) + self.load_generator) / rate
+        per_server = self.servers / rate / processes
+        return min((os.cpu_count() or 1) / whole, 1 / per_server)
+
 
 @dataclass
 class Result:
@@ -100,7 +112,11 @@ class Result:
     def line(self) -> str:
         return (f"  {self.name:<24} {self.rate:>9,.0f} tx/s   p50 {percentile(self.latencies, 0.5) * 1000:6.1f} ms   "
                 f"p99 {percentile(self.latencies, 0.99) * 1000:6.1f} ms   refusals {self.refusals}\n{self.cpu.line()}\n"
-                f"{self.cpu.per_transaction(self.rate)}")
+                f"{self.cpu.per_transaction(self.rate)}; CPU-bound capacity alone here {self.capacity:,.0f} tx/s")
+
+    @property
+    def capacity(self) -> float:
+        return self.cpu.capacity(self.rate, self.processes)
 
 
 # --------------------------------------------------------------------------- CPU accounting (/proc)
@@ -328,6 +344,10 @@ def main() -> None:
         print(f"  PostgreSQL 1 process / SQLite 1 process: {pg[1].rate / sqlite.rate:.2f}   (target >= 0.5)")
     best = max(pg.values(), key=lambda r: r.rate)
     print(f"  best PostgreSQL ({best.name}) / SQLite 1 process: {best.rate / sqlite.rate:.2f}")
+    if 1 in pg and 2 in pg:
+        print(f"the same ratios of CPU-bound capacity (what a machine shared with nothing else would allow):\n"
+              f"  PostgreSQL 2 processes / 1 process: {pg[2].capacity / pg[1].capacity:.2f}\n"
+              f"  PostgreSQL 1 process / SQLite 1 process: {pg[1].capacity / sqlite.capacity:.2f}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any, TypeVar
 
-from ils_bridge.storage.database import Group, RetryAlone
+from ils_bridge.storage.database import Database, Group, RetryAlone
 
 T = TypeVar("T")
 _Job = tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Callable[[], Any]]
@@ -46,6 +46,11 @@ HAND_BACK_AFTER = 0.002
 
 GROUP_SIZE = 32
 """Writes queued together that share one commit at most (see ``group``)."""
+
+POSTGRESQL_WRITERS = 2
+"""Writer threads per server process on PostgreSQL.  In bench/deployment.py two cost the least CPU per
+transaction (servers and PostgreSQL together, half of what a write per pool thread cost); one leaves the
+process waiting on round trips, four contend again."""
 
 
 GroupFactory = Callable[[], contextlib.AbstractContextManager[Group | None]]
@@ -164,3 +169,9 @@ def _deliver(batch: list[_Done]) -> None:
             future.set_exception(error)
         else:
             future.set_result(result)
+
+
+def writer_for(db: Database) -> SerialWriter:
+    """The writer a server's writes go through: on SQLite one thread (one writer at a time), on PostgreSQL
+    ``POSTGRESQL_WRITERS``; group commit wherever ``db`` groups (not in memory)."""
+    return SerialWriter(group=db.group, threads=1 if db.is_sqlite else POSTGRESQL_WRITERS)
