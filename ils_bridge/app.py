@@ -186,12 +186,11 @@ class Library:
             return Refusal(Reason.INVALID_REQUEST, "times must carry a timezone").outcome()
         scope = f"terminal:{terminal}" if terminal else "api"
 
+        # A request key is checked when it is written, not looked up first: a resent request redoes the work in
+        # its transaction, the key's unique index refuses it, and everything it did is rolled back before the
+        # first answer is returned (below).  Resends are rare; the lookup every first request paid is gone.
         def attempt(conn: Connection) -> Outcome:
             ctx = self._context(conn, at, terminal, actor)
-            if request_key is not None:
-                earlier = _EARLIER_OUTCOME.scalar(conn, {"library": self.record.id, "scope": scope, "key": request_key})
-                if earlier is not None:
-                    return Outcome.from_json(earlier)
             data = work(ctx)
             outcome = Outcome(ok=True, rule=data.pop("rule", None), policy_version=data.pop("policy_version", ctx.policy.version),
                               due=data.pop("due", None), fees=tuple(ctx.fees), data=data)
@@ -203,10 +202,10 @@ class Library:
             return self.app.db.transaction(attempt)
         except Refusal as refusal:
             return self._refused(op, refusal, at, terminal, actor, request_key, scope, log)
-        except IntegrityError:
+        except IntegrityError as error:
             if request_key is None:
                 raise
-            return self._earlier_outcome(scope, request_key)  # another process answered the same request first
+            return self._earlier_outcome(scope, request_key, error)  # answered before (a resend), or elsewhere
 
     def _refused(self, op: str, refusal: Refusal, at: dt.datetime | None, terminal: str | None, actor: str | None,
                  request_key: str | None, scope: str, log: bool) -> Outcome:
@@ -219,14 +218,19 @@ class Library:
 
         try:
             return self.app.db.transaction(record)
-        except IntegrityError:
+        except IntegrityError as error:
             if request_key is None:
                 raise
-            return self._earlier_outcome(scope, request_key)  # answered meanwhile by another process
+            return self._earlier_outcome(scope, request_key, error)  # answered before (a resend), or elsewhere
 
-    def _earlier_outcome(self, scope: str, request_key: str) -> Outcome:
-        return self.app.db.read(lambda conn: Outcome.from_json(
-            _EARLIER_OUTCOME.scalar(conn, {"library": self.record.id, "scope": scope, "key": request_key})))
+    def _earlier_outcome(self, scope: str, request_key: str, error: IntegrityError) -> Outcome:
+        """The answer already given to this request, when writing its key broke a constraint (``error``,
+        raised again if the key is not there: then the constraint was another one)."""
+        earlier = self.app.db.read(lambda conn: _EARLIER_OUTCOME.scalar(
+            conn, {"library": self.record.id, "scope": scope, "key": request_key}))
+        if earlier is None:
+            raise error
+        return Outcome.from_json(earlier)
 
     def _record(self, ctx: Ctx, op: str, outcome: Outcome, request_key: str | None, scope: str, log: bool) -> None:
         if request_key is not None:

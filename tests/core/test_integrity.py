@@ -91,6 +91,18 @@ def test_a_retried_request_is_applied_once(app, lib):
     assert lib.checkout("U1", book, terminal="kiosk-2", request_key="txn-42").reason == Reason.ITEM_CHECKED_OUT
 
 
+def test_a_resent_request_that_would_now_do_something_else_does_nothing(app, lib):
+    """The key is checked when it is written: the resend's own work (here a renewal) is rolled back."""
+    patron_with_card(lib, "U1", "undergraduate")
+    book = title_with_copies(lib, "B", "zh_book", classification="I24")[0]
+    first = lib.checkout("U1", book, terminal="kiosk-1", request_key="txn-9")
+    again = lib.checkout("U1", book, renew_if_own=True, terminal="kiosk-1", request_key="txn-9")
+    assert first.ok and again == first and again.data["renewal"] is False
+    loans = app.db.read(lambda c: c.execute(select(s.loans.c.renewals, s.loans.c.due_at)).all())
+    assert [(r.renewals, r.due_at) for r in loans] == [(0, first.due)]
+    assert count(app, s.transactions, s.transactions.c.op == "checkout") == 1
+
+
 def test_a_refused_request_is_replayed_refused(app, lib):
     patron_with_card(lib, "U1", "undergraduate")
     book = title_with_copies(lib, "B", "zh_book", classification="I24")[0]
