@@ -1,7 +1,7 @@
 """MARC import throughput and memory, against pymarc's bare parse rate in the same run.
 
     python bench/marc_import.py [--source BooksAll.2016.part01.utf8] [--records 50000]
-                                [--small 10000] [--large 1000000] [--skip-memory]
+                                [--small 10000] [--large 1000000] [--skip-memory] [--breakdown]
 
 1. Throughput on the first ``--records`` LoC records: pymarc's MARCReader
    alone (the baseline), our reader with the pymarc and the rmarc decoder,
@@ -9,9 +9,12 @@
    file with each decoder, with the time of the search index merge that ends
    an import of 5,000 records or more.  Figures are records/s and ratios to
    the baseline, in wall-clock time and in CPU time of this process.
-2. Peak memory (max RSS of a child process) importing ``--small`` and
+2. With ``--breakdown``, where an import's CPU goes per record: timers
+   around each stage of one more import (rmarc when installed), next to
+   pymarc's bare parse per record.
+3. Peak memory (max RSS of a child process) importing ``--small`` and
    ``--large`` generated records (LoC templates with fresh 001s): streaming
-   means the two should be close.
+   means the two should be close (the growth factor is printed).
 
 The source file comes from pymarc's sdist (BooksAll.2016.part01.utf8).
 """
@@ -19,6 +22,7 @@ The source file comes from pymarc's sdist (BooksAll.2016.part01.utf8).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import resource
@@ -34,10 +38,14 @@ sys.path.insert(0, str(ROOT))
 import pymarc  # noqa: E402
 import sqlalchemy  # noqa: E402
 
+from ils_bridge.services import catalogue as catalogue_service  # noqa: E402
 from ils_bridge.services.catalogue import Catalogue  # noqa: E402
 from ils_bridge.storage.schema import libraries, metadata  # noqa: E402
+from marc import importer, matching, reading  # noqa: E402
 from marc.importer import import_files  # noqa: E402
 from marc.reading import read_records  # noqa: E402
+from marc.search import index as search_index  # noqa: E402
+from marc.search import sqlite_fts  # noqa: E402
 
 DEFAULT_SOURCE = Path("/tmp/pymarc-5.4.0/BooksAll.2016.part01.utf8")
 
@@ -99,7 +107,7 @@ def new_catalogue(directory: Path, name: str) -> Catalogue:
     return Catalogue(engine, 1)
 
 
-def throughput(source: Path, count: int, work_dir: Path, parsers: list[str]) -> None:
+def throughput(source: Path, count: int, work_dir: Path, parsers: list[str], stages: bool) -> None:
     sample = work_dir / "sample.mrc"
     records = first_records(source, count, sample)
     print(f"Throughput on the first {records:,} records of {source.name}")
@@ -133,10 +141,76 @@ def throughput(source: Path, count: int, work_dir: Path, parsers: list[str]) -> 
         winner = max(results, key=lambda parser: results[parser][0])
         slower = min(wall for wall, _ in results.values())
         print(f"  faster import: {winner} ({results[winner][0] / slower:.2f}x)")
+    if stages:
+        breakdown(sample, records, work_dir, parsers[-1])
+
+
+# (label, owner, attribute) of the functions timed by ``--breakdown``; nested
+# stages are listed after the stage that calls them and their time is shown
+# inside it.
+STAGES = [
+    ("reading (decode and checks)", reading, "_read_one_iso2709"),
+    ("  of which the decoder", reading._Decoder, "__call__"),
+    ("catalogue entry", importer, "catalogue_entry"),
+    ("  of which match keys", matching, "match_keys"),
+    ("matching (one query a batch)", catalogue_service.CatalogueBatch, "find_matches"),
+    ("catalogue inserts", catalogue_service.CatalogueBatch, "add_many"),
+    ("search index, in all", search_index.SearchIndex, "reindex"),
+    ("  field extraction", search_index, "extract"),
+    ("  tokenising (index_texts)", search_index, "index_texts"),
+    ("  full-text insert", sqlite_fts.SqliteIndex, "_write_texts"),
+]
+
+
+@contextlib.contextmanager
+def stage_timers(totals: dict[str, float]):
+    """Wrap each stage's function with a CPU-time accumulator, for the duration of the block."""
+    originals = []
+    for label, owner, name in STAGES:
+        original = owner.__dict__[name]
+        function = original.__func__ if isinstance(original, staticmethod) else original
+
+        def timed(*args, _function=function, _label=label, **kwargs):
+            started = time.process_time()
+            try:
+                return _function(*args, **kwargs)
+            finally:
+                totals[_label] = totals.get(_label, 0.0) + time.process_time() - started
+
+        setattr(owner, name, staticmethod(timed) if isinstance(original, staticmethod) else timed)
+        originals.append((owner, name, original))
+    try:
+        yield
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+def breakdown(sample: Path, records: int, work_dir: Path, parser: str) -> None:
+    """Per-record CPU of each stage of one import, against pymarc's bare parse."""
+    started = time.process_time()
+    with open(sample, "rb") as stream:
+        for _ in pymarc.MARCReader(stream):
+            pass
+    baseline = (time.process_time() - started) / records * 1e6
+    totals: dict[str, float] = {}
+    catalogue = new_catalogue(work_dir, f"breakdown-{parser}.db")
+    started = time.process_time()
+    with stage_timers(totals):
+        import_files(catalogue, [sample], parser=parser)
+    whole = (time.process_time() - started) / records * 1e6
+    print(f"Where an import's CPU goes ({parser} decoder, us per record; timers add a little)")
+    print(f"  {'pymarc bare parse (baseline)':<34} {baseline:7.0f}")
+    print(f"  {'import, in all':<34} {whole:7.0f}   {baseline / whole:4.2f}x the baseline's rate")
+    for label, _, _ in STAGES:
+        print(f"  {label:<34} {totals.get(label, 0.0) / records * 1e6:7.0f}")
+    top_level = sum(totals.get(label, 0.0) for label, _, _ in STAGES if not label.startswith(" "))
+    print(f"  {'the rest (batching, commits, ...)':<34} {whole - top_level / records * 1e6:7.0f}")
 
 
 def peak_memory(source: Path, sizes: list[int], work_dir: Path) -> None:
     print("Peak memory of an import (max RSS of a fresh process)")
+    peaks = []
     for size in sizes:
         generated = work_dir / f"generated-{size}.mrc"
         generate(source, size, generated)
@@ -155,6 +229,9 @@ def peak_memory(source: Path, sizes: list[int], work_dir: Path) -> None:
             flush=True,
         )
         generated.unlink()
+        peaks.append(figures["max_rss_mb"])
+    if len(peaks) > 1:
+        print(f"  growth from {sizes[0]:,} to {sizes[-1]:,} records: {peaks[-1] / peaks[0]:.2f}x (target < 2x)")
 
 
 def child_import(path: Path, work_dir: Path) -> None:
@@ -171,6 +248,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--breakdown", action="store_true", help="time each stage of one more import")
     parser.add_argument("--child-import", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -187,7 +265,7 @@ def main() -> None:
     except ImportError:
         print("(rmarc not installed: pip install rmarc to compare it)")
     with tempfile.TemporaryDirectory() as work:
-        throughput(args.source, args.records, Path(work), parsers)
+        throughput(args.source, args.records, Path(work), parsers, args.breakdown)
         if not args.skip_memory:
             peak_memory(args.source, [args.small, args.large], Path(work))
 

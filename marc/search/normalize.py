@@ -114,18 +114,14 @@ def _split_cjk(word: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """The index tokens of a text, in order."""
-    return folded_tokens(fold(text))
-
-
-def folded_tokens(folded: str) -> list[str]:
-    """The index tokens of a text already folded (``fold``)."""
+    folded = fold(text)
     if not _CJK.search(folded):  # most catalogue text: its words are its tokens
         return _WORD.findall(folded)
     return _split_cjk(folded)
 
 
 def folded_token_text(folded: str) -> str:
-    """``" ".join(folded_tokens(folded))``, without the list for text without CJK."""
+    """``" ".join(tokens(text))`` for text already folded, without the list for text without CJK."""
     if not _CJK.search(folded):
         return _NON_WORD.sub(" ", folded).strip(" ")
     return " ".join(_split_cjk(folded))
