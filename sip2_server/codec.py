@@ -294,10 +294,19 @@ def _pop_sequence(fields: FieldList) -> int | None:
 def _format_fixed(spec: MessageSpec, values: Mapping[str, object]) -> str:
     out = []
     for f in spec.fixed:
-        if f.name not in values:
+        value = values.get(f.name, _MISSING)
+        if type(value) is str and len(value) == f.length and f.kind in _AS_GIVEN:
+            out.append(value)  # the common case: a flag or text of the right length, nothing to check
+            continue
+        if value is _MISSING:
             raise errors.MissingRequiredField(f"{spec.name} ({spec.id}) lacks fixed field {f.name}")
-        out.append(_render_fixed(spec, f, values[f.name]))
+        out.append(_render_fixed(spec, f, value))
     return "".join(out)
+
+
+_MISSING = object()
+_AS_GIVEN = (Kind.FLAG, Kind.TEXT)
+"""Fixed-field kinds whose text goes out as given (when it has the field's length)."""
 
 
 def _render_fixed(spec: MessageSpec, f: FixedField, value: object) -> str:

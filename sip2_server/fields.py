@@ -14,6 +14,7 @@ readable names for the identifiers: ``F.PATRON_IDENTIFIER == "AA"``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
@@ -436,7 +437,13 @@ def patron_status(*denied: str) -> str:
 
 def supported_messages(request_ids: set[str] | frozenset[str]) -> str:
     """The 16-character BX field value (Y/N per position) for the request ids the server answers."""
-    return flag_string(SUPPORTED_MESSAGES, set(request_ids), len(SUPPORTED_MESSAGES), "N")
+    return _supported_messages(frozenset(request_ids))
+
+
+@functools.lru_cache(maxsize=256)
+def _supported_messages(request_ids: frozenset[str]) -> str:
+    """Remembered: every 99 a kiosk sends asks for its terminal's few combinations again."""
+    return flag_string(SUPPORTED_MESSAGES, request_ids, len(SUPPORTED_MESSAGES), "N")
 
 
 def summary_requests(summary: str) -> tuple[str, ...]:

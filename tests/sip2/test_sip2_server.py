@@ -284,3 +284,15 @@ def test_200_concurrent_clients():
         assert sum(asyncio.run(all_clients(srv.port))) == 1000
         status = srv.connect().request(SC_STATUS)
         assert status.id == "98"
+
+
+def test_servers_with_reuse_port_share_one_port():
+    with running_server(reuse_port=True) as first:
+        with running_server(reuse_port=True, port=first.port) as second:
+            assert second.port == first.port
+            clients = [first.connect() for _ in range(8)]
+            assert all(c.exchange(b"9900302.00\r").startswith(b"98") for c in clients)
+            assert first.server.connection_count + second.server.connection_count == 8
+    with running_server() as alone, socket.socket() as other, pytest.raises(OSError):
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", alone.port))  # the port is not shared unless the server asked for it
