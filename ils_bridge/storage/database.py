@@ -275,9 +275,8 @@ def _in_group(group: Group, work: Callable[[Connection], T]) -> T:
     if call.kept:
         return _savepoint(group, work, "grouped_transaction", call)
     if not call.open:
-        group.require_open()
-        group.execute("SAVEPOINT grouped_call")
-        group.started = call.open = True
+        _open_savepoint(group, "grouped_call")
+        call.open = True
     try:
         result = work(group.conn)
     except BaseException as exc:
@@ -292,9 +291,7 @@ def _in_group(group: Group, work: Callable[[Connection], T]) -> T:
 
 def _savepoint(group: Group, work: Callable[[Connection], T], name: str, call: _Call | None = None) -> T:
     """One transaction inside a group in a savepoint of its own, rolled back alone if it fails."""
-    group.require_open()
-    group.execute(f"SAVEPOINT {name}")
-    group.started = True
+    _open_savepoint(group, name)
     try:
         result = work(group.conn)
     except BaseException as exc:
@@ -307,6 +304,19 @@ def _savepoint(group: Group, work: Callable[[Connection], T], name: str, call: _
     group.require_open()
     group.execute(f"RELEASE {name}")
     return result
+
+
+def _open_savepoint(group: Group, name: str) -> None:
+    """Open a savepoint.  A PostgreSQL connection found broken by the group's first statement (the server
+    restarted while it sat idle) has done nothing yet: the call runs again on its own, on a fresh connection."""
+    try:
+        group.require_open()
+        group.execute(f"SAVEPOINT {name}")
+    except DatabaseUnavailable as exc:
+        if group.started:
+            raise
+        raise RetryAlone(f"the group's connection was lost before it began: {exc}") from exc
+    group.started = True
 
 
 def _undo(group: Group, name: str, *, release: bool) -> None:

@@ -58,8 +58,9 @@ class ThreadConnections:
 
     def _reset(self, ident: int, conn: Connection) -> None:
         """After a transaction: forget SQLAlchemy's idea of an open one (the driver committed or rolled back),
-        and drop a connection that broke."""
-        if conn.invalidated or conn.closed:
+        and drop a connection that broke (seen by SQLAlchemy, or by the driver when statements went to it
+        directly, as a group's savepoints do)."""
+        if conn.invalidated or conn.closed or getattr(conn.connection.dbapi_connection, "closed", False):
             with self._lock:
                 self._held.pop(ident, None)
             conn.close()
