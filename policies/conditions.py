@@ -105,7 +105,10 @@ class Conditions:
         return frozenset(c.key for c in self.items)
 
     def holds(self, facts: Facts) -> bool:
-        return all(c.holds(facts) for c in self.items)
+        for condition in self.items:  # a loop, not all() over a generator: limits ask this for every loan out
+            if not condition.holds(facts):
+                return False
+        return True
 
     def failing(self, facts: Facts) -> list[Condition]:
         return [c for c in self.items if not c.holds(facts)]

@@ -103,15 +103,19 @@ _PERIODS: dict[int, dt.timedelta] = {}  # loan periods are few: each built once
 
 
 def loan_terms(rule: m.LoanRule, fine: m.FineRule | None) -> dict[str, Any]:
-    """The terms a loan keeps for its whole life, whatever later policy versions say."""
-    return {
-        "period_days": rule.period_days,
-        "renewals": rule.renewals,
-        "renew_from": rule.renew_from,
-        "renew_before_due_only": rule.renew_before_due_only,
-        "renew_refused_if": list(rule.renew_refused_if),
-        "fine": fine_terms(fine),
-    }
+    """The terms a loan keeps for its whole life, whatever later policy versions say (a new dict each time)."""
+    terms = rule.__dict__.get("_terms")
+    if terms is None:
+        terms = {
+            "period_days": rule.period_days,
+            "renewals": rule.renewals,
+            "renew_from": rule.renew_from,
+            "renew_before_due_only": rule.renew_before_due_only,
+            "renew_refused_if": None,
+            "fine": None,
+        }
+        object.__setattr__(rule, "_terms", terms)  # frozen dataclass: a cache beside its fields
+    return {**terms, "renew_refused_if": [*rule.renew_refused_if], "fine": fine_terms(fine)}
 
 
 def fine_terms(fine: m.FineRule | None) -> dict[str, Any] | None:
@@ -154,7 +158,8 @@ def _checkout(policy: m.Policy, calendar: LibraryCalendar, account: Account, ite
     if refusal is not None:
         return _refused(*refusal, trace)
     facts = {**account.patron, **item}
-    rule = policy.loans.first(facts)
+    rules = _checkout_rules(policy, facts)
+    rule = rules.loan
     if rule is None:
         return _refused(Reason.NOT_LOANABLE, Step("loan", None, "refuse", "no loan rule applies to this patron and item"), trace)
     if not rule.loanable:
@@ -164,11 +169,31 @@ def _checkout(policy: m.Policy, calendar: LibraryCalendar, account: Account, ite
             "loan", rule.id, "refuse", f"the title has {item.get('copies')} copies; at least {rule.min_copies} needed to lend"), trace)
     if trace is not None:
         trace.append(_applied_step(rule))
-    refusal = _limit_refusal(policy, account, item, price, trace) or _deposit_refusal(policy, account, facts, trace)
+    refusal = _limit_refusal(policy, account, item, price, trace) or _deposit_refusal(account, rules.deposit, trace)
     if refusal is not None:
         return _refused(*refusal, trace)
     return Decision(True, None, f"loan:{rule.id}", [] if trace is None else trace,
-                    due_date(policy, calendar, today, rule.period_days), loan_terms(rule, policy.fines.rules.first(facts)))
+                    due_date(policy, calendar, today, rule.period_days), loan_terms(rule, rules.fine))
+
+
+class CheckoutRules(NamedTuple):
+    """The rules a checkout consults that depend on its facts alone."""
+
+    loan: m.LoanRule | None
+    fine: m.FineRule | None
+    deposit: m.DepositRule | None
+
+
+def _checkout_rules(policy: m.Policy, facts: Facts) -> CheckoutRules:
+    """The loan, fine and deposit rules for these facts, memoised per policy object by the facts the three rule
+    sets read (one memo lookup instead of three; policies never change once loaded)."""
+    memo = policy.__dict__.get("_checkout_memo")
+    if memo is None:
+        rule_sets = (policy.loans, policy.fines.rules, policy.deposits.required)
+        memo = FactMemo((c.key for rules in rule_sets for rule in rules for c in rule.when.items),
+                        lambda facts: CheckoutRules(*(rules.first(facts) for rules in rule_sets)))
+        object.__setattr__(policy, "_checkout_memo", memo)  # frozen dataclass: a cache beside its fields
+    return memo.get(facts)
 
 
 def _applied_step(rule: m.LoanRule) -> Step:
@@ -268,8 +293,7 @@ def _passed_step(limit: m.LimitRule, counted: int) -> Step:
     return step
 
 
-def _deposit_refusal(policy: m.Policy, account: Account, facts: Facts, trace: Trace) -> tuple[Reason, Step] | None:
-    rule = policy.deposits.required.first(facts)
+def _deposit_refusal(account: Account, rule: m.DepositRule | None, trace: Trace) -> tuple[Reason, Step] | None:
     if rule is None:
         return None
     held = f"deposit held {account.deposit}; {rule.amount} required"

@@ -161,6 +161,9 @@ class MemorySimulation:
 
     # -- lookups ------------------------------------------------------------
     def find_patron(self, identifier: str) -> tuple[Patron, Card | None]:
+        by_card = self.cards.get(identifier)  # the common case: card numbers are stripped text, as the events' are
+        if by_card is not None:
+            return by_card
         identifier = (identifier or "").strip()
         if not identifier:
             raise Refusal(Reason.UNKNOWN_PATRON)
@@ -371,12 +374,14 @@ class MemorySimulation:
     def account(self, patron: Patron, card: Card | None) -> Account:
         """The patron's standing as limits and borrowing blocks see it (circulation.account_of)."""
         counted, overdue = [], 0
+        today = self.today
         if patron.loans:
-            today = self.today
             for loan in patron.loans.values():
                 counted.append(loan.counted)
                 overdue += loan.due < today
-        return Account(self.patron_facts(patron, card), counted, self.money(patron.fees), overdue, self.money(patron.deposit))
+        known = patron.facts_on
+        facts = known[1] if known is not None and known[0] == today else self.patron_facts(patron, card)
+        return Account(facts, counted, self.money(patron.fees), overdue, self.money(patron.deposit))
 
     def _renew(self, event: dict[str, Any]) -> dict[str, Any]:
         patron_id = event.get("patron") or req(event, "patron")
