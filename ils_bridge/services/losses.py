@@ -14,6 +14,7 @@ from ils_bridge.services import holds as hold_service
 from ils_bridge.services.context import Ctx
 from ils_bridge.services.ledger import credit
 from ils_bridge.services.lookup import copies_of, due_day, find_item, find_patron, item_facts
+from ils_bridge.services.notices import notify_charges
 from ils_bridge.storage import schema as s
 from policies.decisions import LostItem, damage_charge, lost_charges, overdue_fine, theft_charge
 
@@ -46,6 +47,7 @@ def report_lost(ctx: Ctx, item: str, *, multiple: Decimal | None = None, process
         fine = overdue_fine(ctx.policy, ctx.calendar, loan.terms, due_day(ctx, loan), ctx.today)
         if fine.amount:
             ctx.charge(loan.patron_id, "overdue", fine.amount, loan_id=loan.id, item_id=row.id, rule_id=fine.rule)
+    notify_charges(ctx, loan.patron_id, "lost", item_id=row.id)
     ctx.conn.execute(update(s.loans).where(s.loans.c.id == loan.id).values(status="lost", returned_at=ctx.now))
     ctx.conn.execute(update(s.items).where(s.items.c.id == row.id).values(
         status="withdrawn" if replaced_by_copy else "lost", updated_at=ctx.now))
@@ -106,7 +108,9 @@ def charge_damage(ctx: Ctx, item: str, kind: str, *, patron: str | None = None, 
                              extra=ctx.amount(extra, allow_zero=True) if extra is not None else Decimal(0))
     if not decision.ok:
         raise Refusal(decision.reason, decision.steps[-1].detail, decision.rule)
-    ctx.charge(patron_id, "barcode" if kind == "barcode" else "damage", decision.amount, item_id=row.id, rule_id=decision.rule)
+    fee_type = "barcode" if kind == "barcode" else "damage"
+    ctx.charge(patron_id, fee_type, decision.amount, item_id=row.id, rule_id=decision.rule)
+    notify_charges(ctx, patron_id, fee_type, item_id=row.id)
     return {"rule": decision.rule, "patron_id": patron_id, "item_id": row.id}
 
 
@@ -120,6 +124,7 @@ def charge_theft(ctx: Ctx, patron: str, items: Sequence[str]) -> dict[str, Any]:
     if not decision.ok:
         raise Refusal(decision.reason, decision.steps[-1].detail, decision.rule)
     ctx.charge(ref.id, "theft", decision.amount, rule_id=decision.rule, reason=", ".join(items))
+    notify_charges(ctx, ref.id, "theft")
     return {"rule": decision.rule, "patron_id": ref.id, "steps": [st.detail for st in decision.steps]}
 
 

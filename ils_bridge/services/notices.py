@@ -87,3 +87,13 @@ def place_name(ctx: Ctx, branch: str | None) -> str:
     name = ctx.conn.execute(select(s.branches.c.name).where(
         s.branches.c.library_id == ctx.library.id, s.branches.c.code == branch)).scalar()
     return name or branch
+
+
+def notify_charges(ctx: Ctx, patron_id: int, fee_type: str, *, item_id: int | None = None) -> None:
+    """One ``fine`` notice for everything this call charged the patron: a lost item's price, its processing
+    fee and its overdue fine make one bill.  Keyed by the first ledger entry, like an overdue fine's."""
+    if not ctx.fees:
+        return
+    total = sum((fee.amount for fee in ctx.fees), Decimal(0))
+    about = about_item(ctx, item_id) if item_id is not None else {}
+    ctx.notify(patron_id, "fine", f"fine:{ctx.fees[0].entry_id}", fee_type=fee_type, **amounts(ctx, total), **about)

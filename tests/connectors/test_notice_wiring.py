@@ -103,6 +103,29 @@ def test_overdue_fine_charged_at_checkin_queues_a_fine_notice(lib, clock) -> Non
     assert lib.checkin(book).ok is False and len(outbox(lib, "fine")) == 2  # nothing more on a repeated checkin
 
 
+def test_lost_damage_and_theft_charges_each_queue_one_fine_notice(lib, clock) -> None:
+    reader(lib, "U1", email="u1@example.edu")
+    lost_book, damaged_book = title_with_copies(lib, "LD", "zh_book", copies=2, classification="D61", price="30.00",
+                                                 pub_year=2010)
+    due = due_date(lib.checkout("U1", lost_book), TZ)
+    move_to(clock, due + dt.timedelta(days=4), TZ)
+
+    lost = lib.report_lost(lost_book)
+    assert lost.ok and len(lost.fees) == 2  # the price, the overdue days: one bill
+    damage = lib.charge_damage(damaged_book, "barcode", patron="U1", units=2)
+    theft = lib.charge_theft("U1", [damaged_book])
+
+    fines = [n.payload for n in outbox(lib, "fine") if n.channel == "email"]
+    assert fines == [
+        {"fee_type": "lost", "amount": str(sum(f.amount for f in lost.fees)), "currency": "CNY",
+         "title": "Title LD", "barcode": lost_book},
+        {"fee_type": "barcode", "amount": str(damage.fees[0].amount), "currency": "CNY",
+         "title": "Title LD", "barcode": damaged_book},
+        {"fee_type": "theft", "amount": str(theft.fees[0].amount), "currency": "CNY"},
+    ]
+    assert lib.report_lost(lost_book).ok is False and len(outbox(lib, "fine")) == 2 * 3  # email and wechat each
+
+
 def test_card_expiring_notice_once_per_card_and_validity(app: App, clock: SettableClock) -> None:
     policy = example_policy("xuzhou").replace("  due_soon_days: 3\n", "  due_soon_days: 3\n  card_expiring_days: 14\n")
     lib = app.create_library(policy, author="test")
