@@ -109,6 +109,7 @@ class _Call:
     def __init__(self) -> None:
         self.open = False
         self.kept = False
+        self.running = False  # a transaction of the call is under way (one begun inside it is nested)
         self.conflicted = False
 
 
@@ -266,25 +267,29 @@ def _sqlite_transaction(conn: Connection, work: Callable[[Connection], T], write
 
 def _in_group(group: Group, work: Callable[[Connection], T]) -> T:
     """One transaction inside a group.  On SQLite, and on PostgreSQL after an earlier transaction of the same
-    call was kept: a savepoint of its own.  Otherwise on PostgreSQL: the call's savepoint, opened here."""
+    call was kept or inside one still running: a savepoint of its own.  Otherwise on PostgreSQL: the call's
+    savepoint, opened here."""
     call = group.call
     if call is None:
         return _savepoint(group, work, "grouped_call")
     if call.conflicted:
         raise RetryAlone("an earlier transaction of this call lost a lock conflict")
-    if call.kept:
+    if call.kept or call.running:
         return _savepoint(group, work, "grouped_transaction", call)
     if not call.open:
         _open_savepoint(group, "grouped_call")
         call.open = True
+    call.running = True
     try:
         result = work(group.conn)
     except BaseException as exc:
+        call.running = False
         _undo(group, "grouped_call", release=False)  # the savepoint stays: the call may try again (a refusal's record)
         if _is_conflict(exc):
             call.conflicted = True
             raise RetryAlone(f"lost a lock conflict: {_cause(exc)}") from exc
         raise
+    call.running = False
     call.kept = True
     return result
 

@@ -235,3 +235,16 @@ def test_groups_in_two_processes_that_deadlock_lose_nothing_and_apply_nothing_tw
     setup.close()
     assert len(attempts) == 5  # the deadlock happened: one increment was tried twice ...
     assert prices == {first: 2, second: 2}  # ... and each of the four counted once: none lost, none doubled
+
+
+def test_a_failing_transaction_inside_another_is_undone_alone(any_db: Database):
+    """A transaction begun inside another's work (a nested read or write) is a savepoint inside it: its failure
+    leaves the outer transaction's work in place."""
+    def outer(conn) -> None:
+        _rename("outer")(conn)
+        with pytest.raises(ZeroDivisionError):
+            any_db.transaction(lambda inner: (_rename("inner")(inner), 1 / 0))
+
+    with any_db.group() as group:
+        group.run(lambda: any_db.transaction(outer))
+    assert _name(any_db) == "outer"
