@@ -244,6 +244,9 @@ class Library:
                 "reason": outcome.reason.value if outcome.reason else None, "rule_id": outcome.rule,
                 "policy_version": outcome.policy_version, "terminal": ctx.terminal,
                 "detail": {"fees": [f.to_json() for f in outcome.fees]} if outcome.fees else None})
+            for line in ctx.audit_lines:
+                _INSERT_TRANSACTION.run(ctx.conn, {"library_id": self.record.id, "at": ctx.now, "terminal": ctx.terminal,
+                                                   "detail": None, **line})
 
     def _read(self, work: Callable[[Ctx], Any], at: dt.datetime | None = None) -> Any:
         """A read-only call: returns its result, or raises Refusal (unknown patron/item)."""

@@ -155,8 +155,11 @@ def renew_all(ctx: Ctx, patron: str) -> dict[str, Any]:
         try:
             result = renew_loan(ctx, ref, item, loan)
             renewed.append({"item": loan.barcode, "due": result["due"]})
+            ctx.audit("renew", patron_id=ref.id, item_id=item.id, ok=True, rule=loan.rule_id,
+                      policy_version=loan.policy_version)
         except Refusal as refusal:
             refused.append({"item": loan.barcode, "reason": refusal.reason.value, "message": refusal.message})
+            ctx.audit("renew", patron_id=ref.id, item_id=item.id, ok=False, reason=refusal.reason, rule=refusal.rule)
     return {"renewed": renewed, "refused": refused, "patron_id": ref.id}
 
 

@@ -38,6 +38,7 @@ class Ctx:
     actor: str | None = None
     fees: list[Fee] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    audit_lines: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def today(self) -> dt.date:
@@ -92,6 +93,13 @@ class Ctx:
         entry = self.ledger(patron_id, "fees", "charge", self.minor(amount), fee_type=fee_type, **columns)
         self.fees.append(Fee(fee_type, amount, self.currency.code, entry))
         return entry
+
+    def audit(self, op: str, *, patron_id: int | None, item_id: int | None, ok: bool, reason: Reason | None = None,
+              rule: str | None = None, policy_version: int | None = None) -> None:
+        """Log one more transaction line with the call's own (a renew-all logs each renewal as a ``renew``)."""
+        self.audit_lines.append({"op": op, "patron_id": patron_id, "item_id": item_id, "ok": ok,
+                                 "reason": reason.value if reason else None, "rule_id": rule,
+                                 "policy_version": policy_version or self.policy.version})
 
     def notify(self, patron_id: int, kind: str, dedupe: str, **payload: Any) -> None:
         """Queue a notice for the patron; delivered later through the outbox (at most once per dedupe key)."""

@@ -103,6 +103,29 @@ def test_a_resent_request_that_would_now_do_something_else_does_nothing(app, lib
     assert count(app, s.transactions, s.transactions.c.op == "checkout") == 1
 
 
+def test_renew_all_logs_each_renewal_as_a_renew_line(app, lib, clock):
+    """Reports and `policy simulate --recent` read renewals from the log, whichever way they were asked for."""
+    patron_with_card(lib, "U1", "undergraduate")
+    patron_with_card(lib, "U2", "undergraduate")
+    renewable, held = title_with_copies(lib, "R", "zh_book", copies=2, classification="R44")
+    lent = lib.checkout("U1", renewable)
+    assert lent.ok and lib.checkout("U1", held).ok
+    assert lib.place_hold("U2", item=held).ok
+    move_to(clock, dt.date(2026, 3, 20), TZ)
+
+    result = lib.renew_all("U1")
+    assert [r["item"] for r in result.data["renewed"]] == [renewable]
+    lines = app.db.read(lambda c: c.execute(
+        select(s.transactions.c.op, s.items.c.barcode, s.transactions.c.ok, s.transactions.c.reason, s.transactions.c.rule_id)
+        .outerjoin(s.items, s.items.c.id == s.transactions.c.item_id)
+        .where(s.transactions.c.op.in_(("renew", "renew_all"))).order_by(s.transactions.c.id)).all())
+    assert [tuple(line) for line in lines] == [
+        ("renew_all", None, True, None, None),
+        ("renew", renewable, True, None, lent.rule),
+        ("renew", held, False, "item_on_hold", lent.rule),  # the rule that refused it
+    ]
+
+
 def test_a_refused_request_is_replayed_refused(app, lib):
     patron_with_card(lib, "U1", "undergraduate")
     book = title_with_copies(lib, "B", "zh_book", classification="I24")[0]
