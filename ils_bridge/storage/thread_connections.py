@@ -63,6 +63,8 @@ class ThreadConnections:
         if conn.invalidated or conn.closed or getattr(conn.connection.dbapi_connection, "closed", False):
             with self._lock:
                 self._held.pop(ident, None)
+            if not (conn.invalidated or conn.closed):
+                conn.invalidate()  # the pool discards it instead of rolling back on a dead connection
             conn.close()
         elif conn.in_transaction():
             conn.rollback()
