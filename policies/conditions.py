@@ -18,8 +18,9 @@ rule sets when the policy is loaded instead of guessing at run time).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 Facts = Mapping[str, Any]
 
@@ -113,7 +114,7 @@ class Conditions:
     def failing(self, facts: Facts) -> list[Condition]:
         return [c for c in self.items if not c.holds(facts)]
 
-    def can_overlap(self, other: "Conditions") -> bool:
+    def can_overlap(self, other: Conditions) -> bool:
         """Whether some facts could satisfy both rule condition sets."""
         for mine in self.items:
             for theirs in other.items:
