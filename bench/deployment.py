@@ -314,6 +314,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="load time per set-up")
     parser.add_argument("--processes", default="1,2,4", help="PostgreSQL set-ups: comma-separated process counts")
     parser.add_argument("--pool-size", type=int, default=16, help="database connections (and threads) per process")
+    parser.add_argument("--copies", type=int, default=4, help="copies of each title in the demo library")
     parser.add_argument("--pg-url", help="an empty PostgreSQL database to build in (default: a throwaway cluster)")
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
@@ -322,8 +323,8 @@ def main() -> None:
         workdir = Path(tmp)
         began = time.perf_counter()
         sqlite_base = workdir / "base.db"
-        build_library(f"sqlite:///{sqlite_base}", args.terminals)
-        build_library(pg_base, args.terminals)
+        build_library(f"sqlite:///{sqlite_base}", args.terminals, args.copies)
+        build_library(pg_base, args.terminals, args.copies)
         print(f"demo library: {args.terminals + 1} patrons, {(args.terminals + 1) * ITEMS_PER_TERMINAL} items, "
               f"on SQLite and PostgreSQL ({time.perf_counter() - began:.1f} s)")
         print(f"\ncheckout+checkin, {args.terminals} terminals spread over the processes, {args.seconds:.0f} s each, "
