@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import shutil
 import signal
@@ -59,6 +60,8 @@ from sip2_load import (
     checkout,
     percentile,
 )
+
+from sip2_server.codec import format_date
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -229,17 +232,19 @@ async def load(ports: list[int], terminals: int, seconds: float, meter: CpuMeter
         if logged_in == terminals:
             everyone_in.set()
         await started.wait()
+        rounds = [(checkout(f"P{n}", item), checkin(item))
+                  for item in (f"I{n}-{k}" for k in range(ITEMS_PER_TERMINAL))]
         done, k = 0, 0
         while time.perf_counter() < deadline:
-            item = f"I{n}-{k % ITEMS_PER_TERMINAL}"
-            for request in (checkout(f"P{n}", item), checkin(item)):
+            for request in rounds[k % ITEMS_PER_TERMINAL]:
+                date = format_date(dt.datetime.now()).encode("ascii")
                 begin = time.perf_counter()
-                reply = await terminal.ask(request)
+                reply = await terminal.ask(request.frame(done % 10, date))
                 latencies.append(time.perf_counter() - begin)
-                refusals += reply.fixed["ok"] != "1"
+                refusals += reply[2:3] != b"1"  # 12/10 replies: the ok flag follows the id
                 done += 1
             k += 1
-        await terminal.close()
+        terminal.close()
         return done
 
     tasks = [asyncio.create_task(one(n)) for n in range(terminals)]
