@@ -14,6 +14,7 @@ from ils_bridge.reasons import Reason
 from ils_bridge.services.context import Ctx
 from ils_bridge.storage import schema as s
 from ils_bridge.storage.prepared import Prepared, record_class
+from policies.copies import copy_count_cap
 from policies.decisions import classify
 
 CARD_REFUSALS = {
@@ -172,15 +173,18 @@ def find_item(ctx: Ctx, barcode: str, *, lock: bool = False) -> Row:
 
 # An item with its active loan (if any), the copies of its title and the holds waiting for it, in one round trip:
 # what checkout and checkin start from.  The row is split by ``item_state``.
-# Correlated with the ``items`` row of the enclosing query: the usable copies of its title, and the holds waiting
-# for the title (also read by the gate's item information).
+# Correlated with the ``items`` row of the enclosing query: the usable copies of its title, counted no further
+# than ``copies_cap`` (see policies/copies.py: the decisions come out the same, and a title with hundreds of
+# copies costs no more to lend than one with three), and the holds waiting for the title.
 _OTHER_COPY = s.items.alias("other_copy")
-COPIES_OF_ITEM_TITLE = (
-    select(func.count()).select_from(_OTHER_COPY)
+_USABLE_OTHER_COPIES = (
+    select(_OTHER_COPY.c.id)
     .where(_OTHER_COPY.c.bib_id == s.items.c.bib_id, _OTHER_COPY.c.status.not_in(("withdrawn", "lost")))
     .correlate(s.items)
-    .scalar_subquery()
+    .limit(bindparam("copies_cap"))
+    .subquery("usable_copy")
 )
+COPIES_OF_ITEM_TITLE_UP_TO_CAP = select(func.count()).select_from(_USABLE_OTHER_COPIES).scalar_subquery()
 HOLDS_WAITING_FOR_ITEM_TITLE = (
     select(func.count()).select_from(s.holds)
     .where(s.holds.c.bib_id == s.items.c.bib_id, s.holds.c.status == "waiting")
@@ -188,7 +192,7 @@ HOLDS_WAITING_FOR_ITEM_TITLE = (
     .scalar_subquery()
 )
 _ITEM_STATE_QUERY = (
-    select(s.items, s.loans, COPIES_OF_ITEM_TITLE, HOLDS_WAITING_FOR_ITEM_TITLE)
+    select(s.items, s.loans, COPIES_OF_ITEM_TITLE_UP_TO_CAP, HOLDS_WAITING_FOR_ITEM_TITLE)
     .select_from(s.items.outerjoin(s.loans, (s.loans.c.item_id == s.items.c.id) & (s.loans.c.status == "active")))
     .where(s.items.c.library_id == bindparam("library"), s.items.c.barcode == bindparam("barcode"))
 )
@@ -200,8 +204,9 @@ _ITEM_COLUMNS, _LOAN_COLUMNS = len(s.items.c), len(s.loans.c)
 
 @dataclass(frozen=True)
 class ItemState:
-    """An item, its active loan (None when on the shelf), how many usable copies its title has and how many
-    holds wait for the title."""
+    """An item, its active loan (None when on the shelf), how many usable copies its title has (counted up to
+    the policy's copy-count cap: enough for every decision, see policies/copies.py) and how many holds wait
+    for the title."""
 
     item: Row
     loan: Row | None
@@ -215,7 +220,7 @@ def item_state(ctx: Ctx, barcode: str, *, lock: bool = False) -> ItemState:
         # Lock, then read in a statement of its own: under READ COMMITTED a statement that waited for the lock
         # still sees the loans as they were when it began, and would miss the loan the lock holder just made.
         _ITEM_BY_BARCODE_LOCKED.first(ctx.conn, params)
-    row = _ITEM_STATE.first(ctx.conn, params)
+    row = _ITEM_STATE.first(ctx.conn, {**params, "copies_cap": copy_count_cap(ctx.policy)})
     if row is None:
         raise Refusal(Reason.UNKNOWN_ITEM, f"no item has the barcode {barcode!r}")
     loan = row[_ITEM_COLUMNS:_ITEM_COLUMNS + _LOAN_COLUMNS]
