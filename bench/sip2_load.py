@@ -58,7 +58,7 @@ sys.path.insert(0, str(REPO))
 from ils_bridge.app import App, Library
 from sip2_server import Codec, Message
 from sip2_server.codec import checksum, format_date
-from sip2_server.loop import fast_loop_factory, run
+from ils_bridge.event_loop import fast_loop_factory, run
 
 INSTITUTION = "XZMU"
 PASSWORD = "bench-secret"

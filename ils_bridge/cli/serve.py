@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from ils_bridge import event_loop
 from ils_bridge.cli.common import CliContext, CliError, Group, pass_cli
 from ils_bridge.cli.operations import OperationsOptions, operations_options, prepare
 from ils_bridge.ops.metrics import RequestMetrics
@@ -35,8 +36,8 @@ class Running:
 
 
 def serve_until_stopped(servers: Sequence[Running]) -> None:
-    """Start every server, wait for SIGINT or SIGTERM, then close them all."""
-    asyncio.run(_serve(servers))
+    """Start every server, wait for SIGINT or SIGTERM, then close them all (on uvloop when it is installed)."""
+    event_loop.run(_serve(servers))
 
 
 async def _serve(servers: Sequence[Running]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ils_bridge.app import App
-from sip2_server.loop import fast_loop_factory, loop_name, run
+from ils_bridge.event_loop import fast_loop_factory, loop_name, run
 from tests.sip2.sip2_support import running_server
 from tests.sip2.sip2_world import XZ, books
 

@@ -1,10 +1,10 @@
-"""The event loop the SIP2 server runs on: uvloop when it is installed, else asyncio's own.
+"""The event loop the servers (SIP2, SRU, Z39.50) run on: uvloop when it is installed, else asyncio's own.
 
 uvloop (an optional dependency) runs the loop, its sockets and its timers in
 C: each request costs the server less CPU than on asyncio's selector loop.
-The server behaves the same on either; nothing else needs it.
+The servers behave the same on either; nothing else needs it.
 
-    from sip2_server.loop import run
+    from ils_bridge.event_loop import run
     run(main())                   # uvloop if installed
     run(main(), fast=False)       # asyncio's own loop
 """
