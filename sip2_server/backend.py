@@ -2,11 +2,12 @@
 
 Service calls block (database transactions).  Where each one runs:
 
-- writes (:meth:`Backend.write`): on PostgreSQL concurrently in the thread
-  pool (``workers`` threads, each holding at most one database connection at
-  a time; row locks keep them apart); on SQLite in arrival order in one
-  writer thread (:class:`~sip2_server.writer.SerialWriter`), since SQLite
-  takes one writer at a time;
+- writes (:meth:`Backend.write`): through the writer threads
+  (:func:`~sip2_server.writer.writer_for`), which commit the writes waiting
+  in their queue as one group (a savepoint each): on SQLite one thread, in
+  arrival order, since SQLite takes one writer at a time; on PostgreSQL
+  ``POSTGRESQL_WRITERS`` threads (row locks keep them apart; a call that
+  loses a deadlock runs again on its own);
 - database reads (:meth:`Backend.read`: item and patron information): on
   SQLite in the event loop's own thread.  In WAL mode a reader never waits
   for the writer, and a facade read is Python work that holds the GIL anyway:
@@ -39,7 +40,7 @@ from ils_bridge.connectors.campus_auth import CampusAuthenticator
 
 from .config import Sip2Settings
 from .terminals import Terminal, TerminalDirectory
-from .writer import SerialWriter
+from .writer import writer_for
 
 T = TypeVar("T")
 TITLE_CACHE_SIZE = 50_000
@@ -99,7 +100,7 @@ class Backend:
         self.recheck_seconds = RECHECK_SECONDS
         self._offline_until = 0.0
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="sip2-service")
-        self.writer = SerialWriter(group=app.db.group) if app.db.is_sqlite else None
+        self.writer = writer_for(app.db)
         self.reads_inline = app.db.is_sqlite
         self._libraries: dict[str, Library] = {}
         self._lock = threading.Lock()
@@ -117,9 +118,7 @@ class Backend:
 
     async def write(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking service call that writes (one at a time on SQLite) and await its result."""
-        if self.writer is not None:
-            return await self.writer.run(functools.partial(call, *args, **kwargs))
-        return await self.run(call, *args, **kwargs)
+        return await self.writer.run(functools.partial(call, *args, **kwargs))
 
     def library(self, code: str) -> Library:
         """The facade of a library (its record read on first use and again by :meth:`recheck`)."""
@@ -166,5 +165,4 @@ class Backend:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
-        if self.writer is not None:
-            self.writer.close()
+        self.writer.close()

@@ -71,6 +71,11 @@ class SerialWriter:
         for thread in self._threads:
             thread.start()
 
+    @property
+    def threads(self) -> int:
+        """How many writer threads take from the queue."""
+        return len(self._threads)
+
     async def run(self, call: Callable[[], T]) -> T:
         """Queue ``call`` behind the writes already queued and await its result (or exception)."""
         loop = asyncio.get_running_loop()

@@ -1,5 +1,5 @@
-"""Both engines through the real server: writes go to the serial writer on SQLite and to the pool on
-PostgreSQL, reads run in the event loop on SQLite and in the pool on PostgreSQL; the answers are the same."""
+"""Both engines through the real server: writes go to the writer threads (one on SQLite, several on PostgreSQL),
+reads run in the event loop on SQLite and in the pool on PostgreSQL; the answers are the same."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 from ils_bridge.app import App
 from sip2_server import Message
+from sip2_server.writer import POSTGRESQL_WRITERS
 from tests.sip2.sip2_world import XZ, books, make_library, serving
 
 
@@ -18,7 +19,8 @@ def test_checkout_item_information_resend_and_checkin_on_each_engine(db_url: str
         lib.issue_card("E1", "C-E1", valid_until=date(2030, 1, 1))
         item = books(lib, "engines", copies=1)[0]
         with serving(app) as server:
-            assert (server.backend.writer is not None) == server.backend.reads_inline == app.db.is_sqlite
+            assert server.backend.reads_inline == app.db.is_sqlite
+            assert server.backend.writer.threads == (1 if app.db.is_sqlite else POSTGRESQL_WRITERS)
             kiosk = server.raw(server.add_terminal("xuzhou", "kiosk-e", XZ))
             when = datetime.now() - timedelta(minutes=1)
             lent = kiosk.checkout(XZ, "E1", item, date=when)
