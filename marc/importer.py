@@ -27,11 +27,16 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import multiprocessing
+import os
+import signal
 import time
+import traceback
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from queue import Empty
 from typing import Literal
 
 import pymarc
@@ -53,6 +58,7 @@ from marc.reading import (
     UnknownFormat,
     read_records,
 )
+from marc.search.index import index_doc
 from marc.search.upkeep import MERGE_AFTER_RECORDS, merge_after_bulk_load
 from marc.validation import Linter
 
@@ -172,23 +178,35 @@ def import_files(
     parser: Parser = "auto",
     materials: Collection[str] | None = None,
     merge_index_after: int = MERGE_AFTER_RECORDS,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import every record of the files; never stops on a bad record (see the report).
+
+    ``workers=1`` reads and prepares the records in a second process while
+    this one writes them; ``0`` does everything here; ``None`` (the default)
+    chooses by the file's size (``reading_workers``).
 
     A run that added or updated ``merge_index_after`` records or more merges
     the search index once at its end (see ``marc.search.upkeep``)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    if workers not in (None, 0, 1):
+        raise ValueError(f"workers must be 0 or 1 (or None to choose by size), not {workers!r}")
+    resolved = mapping if isinstance(mapping, HoldingsMapping) else HoldingsMapping.load(mapping)
     run = _ImportRun(
         catalogue=catalogue,
         mode=mode,
         dry_run=dry_run,
-        mapping=mapping if isinstance(mapping, HoldingsMapping) else HoldingsMapping.load(mapping),
+        preparer=_Preparer(
+            resolved,
+            catalogue.currency,
+            frozenset(materials) if materials is not None else None,
+            Linter() if lint else None,
+        ),
         progress=progress,
-        linter=Linter() if lint else None,
         checkpoint=Checkpoint(None if dry_run else checkpoint),
         batch_size=batch_size,
-        materials=frozenset(materials) if materials is not None else None,
+        workers=workers,
     )
     with _fewer_gc_passes():
         for path in map(Path, paths):
@@ -197,6 +215,22 @@ def import_files(
         run.report.index_merge_seconds = merge_after_bulk_load(catalogue.engine)
     run.report.elapsed = time.monotonic() - run.started
     return run.report
+
+
+# A file this big or bigger is read in a process of its own (when there is a second core):
+# below it, starting the process costs more than it saves.
+READING_PROCESS_MIN_BYTES = 1 << 20
+
+
+def reading_workers(path: Path, workers: int | None = None) -> int:
+    """How many reading processes an import of ``path`` uses: 0 or 1 (``workers``, else by size).
+
+    One reader is all a file can use (it is read as one stream); it pays
+    when the importing process has a core of its own to write on."""
+    if workers is not None:
+        return workers
+    big = path.stat().st_size >= READING_PROCESS_MIN_BYTES
+    return 1 if big and (os.cpu_count() or 1) >= 2 else 0
 
 
 # Objects allocated between two passes of the cycle collector during an import.
@@ -223,19 +257,169 @@ def _fewer_gc_passes() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """One record read, with what the catalogue stores for it, or why it fails."""
+    """One record read, with what the catalogue stores for it, or why it fails.
 
-    path: Path
-    result: ReadResult
+    Plain values only (bytes, strings, tuples, ``BibEntry``/``Item`` of
+    those; the search index's part as an ``IndexDoc``): the reading process
+    sends batches of these to the importing one."""
+
+    path: str
+    number: int
+    offset: int | None
+    end_offset: int | None
+    control_number: str | None = None
     entry: BibEntry | None = None
     items: list[Item] = field(default_factory=list)
     failure: ImportFailure | None = None
+    lint: LintWarnings | None = None
 
-    def failed(self, reason: str, detail: str) -> _Prepared:
-        record = self.result.record
-        control = matching.control_number(record) if record is not None else None
-        failure = ImportFailure(str(self.path), self.result.number, self.result.offset, control, reason, detail)
-        return _Prepared(self.path, self.result, failure=failure)
+    def failed(self, reason: str, detail: str) -> ImportFailure:
+        return ImportFailure(self.path, self.number, self.offset, self.control_number, reason, detail)
+
+
+Batch = tuple[list[_Prepared], bool]  # records prepared, and whether they end the file
+
+
+@dataclass
+class _Preparer:
+    """Everything an import works out for a record before the database is
+    touched: decoding and checks, the catalogue entry, match keys, items and
+    the search index's text.  It runs in the importing process or in a
+    reading process of its own (``workers=1``)."""
+
+    mapping: HoldingsMapping
+    currency: str | None
+    materials: frozenset[str] | None
+    linter: Linter | None
+
+    def batches(self, path: Path, batch_size: int, start: tuple[int, int], read_options: dict) -> Iterator[Batch]:
+        """The file's records from ``start`` (byte offset, records done), prepared, ``batch_size`` at a time.
+
+        Raises ``UnknownFormat`` before the first batch for a file that is not MARC."""
+        offset, done = start
+        results = read_records(path, start_offset=offset, skip_records=done, **read_options)
+        first = next(results, None)
+        batch: list[_Prepared] = []
+        for result in itertools.chain([first] if first else [], results):
+            batch.append(self.prepare(str(path), result))
+            if len(batch) >= batch_size:
+                yield batch, False
+                batch = []
+        yield batch, True
+
+    def prepare(self, path: str, result: ReadResult) -> _Prepared:
+        """What to store for one record read, or why it cannot be stored."""
+        if result.failure:
+            f = result.failure
+            failure = ImportFailure(path, f.number, f.offset, f.control_number, f.reason, f.detail)
+            return _Prepared(path, result.number, result.offset, result.end_offset, f.control_number, failure=failure)
+        record = result.record
+        assert record is not None
+        control = matching.control_number(record)
+        prepared = _Prepared(path, result.number, result.offset, result.end_offset, control, lint=self._lint(path, result.number, record))
+        try:
+            entry, items = catalogue_entry(record, self.mapping, self.currency, raw=result.raw)
+        except (ValueError, pymarc.PymarcException) as exc:
+            return replace(prepared, failure=prepared.failed("rejected", str(exc)))
+        unknown = self._unknown_material(items)
+        if unknown:
+            return replace(prepared, failure=prepared.failed("unknown_material", unknown))
+        return replace(prepared, entry=entry, items=items)
+
+    def _unknown_material(self, items: list[Item]) -> str | None:
+        """Why the record's items cannot be stored under ``materials``, or None when they can."""
+        if self.materials is None:
+            return None
+        for item in items:
+            if item.material not in self.materials:
+                return (
+                    f"item {item.barcode} maps to material {item.material!r}, which is not in the policy's "
+                    f"vocabulary.materials (map it in the mapping's item_types or leader_materials)"
+                )
+        return None
+
+    def _lint(self, path: str, number: int, record: pymarc.Record) -> LintWarnings | None:
+        if self.linter is None:
+            return None
+        warnings = self.linter.check(record)
+        return LintWarnings(path, number, matching.control_number(record), warnings) if warnings else None
+
+
+# --- the reading process ------------------------------------------------------------
+
+QUEUED_BATCHES = 4  # batches the reading process may run ahead: memory stays flat
+_POLL_SECONDS = 0.5  # how often the importing process checks that the reading one is alive
+
+
+class ImportStopped(RuntimeError):
+    """The reading process failed or died: the batches committed before it stay, the rest is not written."""
+
+
+@dataclass(frozen=True)
+class _ReaderFailed:
+    """What the reading process sends instead of a batch when it cannot go on."""
+
+    detail: str
+    unknown_format: bool = False
+
+
+def _read_in_process(preparer: _Preparer, path: Path, batch_size: int, start: tuple[int, int], read_options: dict, queue) -> None:
+    """The reading process: prepared batches into ``queue``, then ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importing process's to handle; it stops this one
+    try:
+        for batch in preparer.batches(path, batch_size, start, read_options):
+            queue.put(batch)
+    except UnknownFormat as exc:
+        queue.put(_ReaderFailed(str(exc), unknown_format=True))
+    except BaseException as exc:  # noqa: BLE001 - whatever it is, the importing process must hear of it
+        queue.put(_ReaderFailed(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+
+
+def _batches_from_reader(
+    preparer: _Preparer, path: Path, batch_size: int, start: tuple[int, int], read_options: dict
+) -> Iterator[Batch]:
+    """``preparer.batches`` run in a reading process, through a bounded queue."""
+    context = multiprocessing.get_context("fork")  # the preparer and its mapping need no pickling
+    queue = context.Queue(maxsize=QUEUED_BATCHES)
+    reader = context.Process(
+        target=_read_in_process, args=(preparer, path, batch_size, start, read_options, queue), name="marc-reader", daemon=True
+    )
+    reader.start()
+    try:
+        while True:
+            message = _receive(queue, reader)
+            if isinstance(message, _ReaderFailed):
+                if message.unknown_format:
+                    raise UnknownFormat(message.detail)
+                raise ImportStopped(f"{path}: reading failed: {message.detail}")
+            yield message
+            if message[1]:
+                return
+    finally:
+        if reader.is_alive():
+            reader.terminate()
+        reader.join()
+        queue.cancel_join_thread()
+        queue.close()
+
+
+def _receive(queue, reader) -> Batch | _ReaderFailed:
+    """The next message of the reading process; ``ImportStopped`` if it died without one."""
+    while True:
+        try:
+            return queue.get(timeout=_POLL_SECONDS)
+        except Empty:
+            if not reader.is_alive():
+                try:  # it may have sent its last message just before it ended
+                    return queue.get(timeout=_POLL_SECONDS)
+                except Empty:
+                    raise ImportStopped(
+                        f"the reading process stopped unexpectedly (exit code {reader.exitcode}); "
+                        "the batches committed before it stay, run the same command again to carry on"
+                    ) from None
+
+
+# --- the importing process ------------------------------------------------------------
 
 
 @dataclass
@@ -243,12 +427,11 @@ class _ImportRun:
     catalogue: Catalogue
     mode: Mode
     dry_run: bool
-    mapping: HoldingsMapping
+    preparer: _Preparer
     progress: Callable[[Progress], None] | None
-    linter: Linter | None
     checkpoint: Checkpoint
     batch_size: int
-    materials: frozenset[str] | None = None
+    workers: int | None = None
     report: ImportReport = field(init=False)
     position: tuple[int | None, int] = (0, 0)  # (byte offset, records done) in the current file
     started: float = field(default_factory=time.monotonic)
@@ -261,23 +444,20 @@ class _ImportRun:
             return
         offset, done = self.checkpoint.resume_point(path)
         self.position = (offset, done)
-        results = read_records(path, start_offset=offset, skip_records=done, **read_options)
-        batch: list[ReadResult] = []
+        start = (offset, done)
+        if reading_workers(path, self.workers):
+            batches = _batches_from_reader(self.preparer, path, self.batch_size, start, read_options)
+        else:
+            batches = self.preparer.batches(path, self.batch_size, start, read_options)
         try:
-            first = next(results, None)
+            for batch, last in batches:
+                self._commit(path, batch, last)
         except UnknownFormat as exc:
             self.report.fail(ImportFailure(str(path), 0, 0, None, "unknown_format", str(exc)))
-            return
-        for result in itertools.chain([first] if first else [], results):
-            batch.append(result)
-            if len(batch) >= self.batch_size:
-                self._commit(path, batch)
-                batch = []
-        self._commit(path, batch, last=True)
 
-    def _commit(self, path: Path, batch: list[ReadResult], last: bool = False) -> None:
+    def _commit(self, path: Path, batch: list[_Prepared], last: bool = False) -> None:
         with self.catalogue.batch(dry_run=self.dry_run) as writer:
-            self._import_batch(writer, [self._prepare(path, result) for result in batch])
+            self._import_batch(writer, batch)
         if batch:
             self.position = (batch[-1].end_offset, batch[-1].number)
         self.checkpoint.save(path, *self.position, done=last)
@@ -296,24 +476,6 @@ class _ImportRun:
                 )
             )
 
-    def _prepare(self, path: Path, result: ReadResult) -> _Prepared:
-        """What to store for one record read, or why it cannot be stored."""
-        if result.failure:
-            f = result.failure
-            return _Prepared(path, result, failure=ImportFailure(str(path), f.number, f.offset, f.control_number, f.reason, f.detail))
-        record = result.record
-        assert record is not None
-        if self.linter:
-            self._lint(path, result.number, record)
-        try:
-            entry, items = catalogue_entry(record, self.mapping, self.catalogue.currency, raw=result.raw)
-        except (ValueError, pymarc.PymarcException) as exc:
-            return _Prepared(path, result).failed("rejected", str(exc))
-        unknown = self._unknown_material(items)
-        if unknown:
-            return _Prepared(path, result).failed("unknown_material", unknown)
-        return _Prepared(path, result, entry, items)
-
     def _import_batch(self, writer: CatalogueBatch, batch: list[_Prepared]) -> None:
         """Store a batch's records, in file order, matching them in one query.
 
@@ -323,6 +485,9 @@ class _ImportRun:
         its own when an earlier one of the batch wrote one of its keys or
         replaced the record it matched.
         """
+        for prepared in batch:
+            if prepared.lint and len(self.report.lint) < MAX_REPORTED:
+                self.report.lint.append(prepared.lint)
         to_store = [prepared for prepared in batch if prepared.entry]
         found = writer.find_matches([p.entry.keys for p in to_store]) if self.mode != "add" else []
         matches = dict(zip(map(id, to_store), found))
@@ -356,7 +521,7 @@ class _ImportRun:
         outcomes = writer.add_many([(prepared.entry, prepared.items) for prepared in pending])
         for prepared, outcome in zip(pending, outcomes):
             if isinstance(outcome, CatalogueError):
-                self.report.fail(prepared.failed("rejected", str(outcome)).failure)
+                self.report.fail(prepared.failed("rejected", str(outcome)))
             else:
                 self.report.added += 1
                 self.report.items_added += len(prepared.items)
@@ -370,29 +535,11 @@ class _ImportRun:
             else:
                 change = writer.merge_holdings(match, prepared.items)
         except CatalogueError as exc:
-            self.report.fail(prepared.failed("rejected", str(exc)).failure)
+            self.report.fail(prepared.failed("rejected", str(exc)))
             return
         self.report.updated += 1
         self.report.items_added += change.added
         self.report.items_updated += change.updated
-
-    def _unknown_material(self, items: list[Item]) -> str | None:
-        """Why the record's items cannot be stored under ``materials``, or None when they can."""
-        if self.materials is None:
-            return None
-        for item in items:
-            if item.material not in self.materials:
-                return (
-                    f"item {item.barcode} maps to material {item.material!r}, which is not in the policy's "
-                    f"vocabulary.materials (map it in the mapping's item_types or leader_materials)"
-                )
-        return None
-
-    def _lint(self, path: Path, number: int, record: pymarc.Record) -> None:
-        assert self.linter is not None
-        warnings = self.linter.check(record)
-        if warnings and len(self.report.lint) < MAX_REPORTED:
-            self.report.lint.append(LintWarnings(str(path), number, matching.control_number(record), warnings))
 
 
 def catalogue_entry(
@@ -413,7 +560,7 @@ def catalogue_entry(
         control_number=_short(matching.control_number(record)),
         control_source=_short(matching.control_source(record)),
         keys=[tuple(key) for key in matching.match_keys(record)],
-        parsed=bare,  # the search index reads it instead of decoding ``marc`` again
+        parsed=index_doc(bare),  # the search index's part, worked out here (in the reading process, if any)
     )
     return entry, holdings.items_of_record(record, mapping, currency)
 

@@ -19,6 +19,8 @@ INDEX_FIELDS: dict[Index, dict[str, str | None]] = {
     Index.ISSN: {"022": "ayz", "490": "x", "440": "x"},
     Index.CONTROL: {"001": None, "010": "a", "035": "a"},
 }
+# Every index ``extract`` gives values for, in the order it gives them.
+EXTRACTED_INDEXES: tuple[Index, ...] = (*INDEX_FIELDS, Index.YEAR, Index.LANGUAGE, Index.MATERIAL, Index.ANY)
 # The "any" index: every data field below 900 except codes and holdings.
 ANY_EXCLUDED = {"020", "022", "852", "856", "880"}
 

@@ -12,12 +12,13 @@ import abc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pymarc
 from sqlalchemy import Connection, Engine, delete, select
 
 from ils_bridge.storage.schema import bib_records
-from marc.search.fields import IndexedRecord, extract
+from marc.search.fields import EXTRACTED_INDEXES, extract
 from marc.search.normalize import VALUE_END, VALUE_START, token_texts
 from marc.search.query import (
     PHRASE_INDEXES,
@@ -62,6 +63,29 @@ def index_texts(values: Mapping[Index, list[str]]) -> dict[Index, str]:
         else:
             texts[index] = " ".join([text for text in own if text])
     return texts
+
+
+class IndexDoc(NamedTuple):
+    """What the index stores of one record, worked out before any database
+    is touched (an import does it in its reading process): plain strings
+    and numbers, cheap to send between processes."""
+
+    year: int | None
+    sort_title: str
+    texts: tuple[str, ...]  # index_texts, in the order of fields.EXTRACTED_INDEXES
+
+    def texts_by_index(self) -> dict[Index, str]:
+        return dict(zip(EXTRACTED_INDEXES, self.texts))
+
+
+def index_doc(record: pymarc.Record) -> IndexDoc:
+    """A record's ``IndexDoc``: its extracted values, tokenised."""
+    extracted = extract(record)
+    texts = index_texts(extracted.values)
+    return IndexDoc(extracted.year, extracted.sort_title, tuple(texts[index] for index in EXTRACTED_INDEXES))
+
+
+EMPTY_DOC = IndexDoc(None, "", ("",) * len(EXTRACTED_INDEXES))  # a record that cannot be read
 
 
 def _contains_result_set(query: Query) -> bool:
@@ -134,7 +158,8 @@ class SearchIndex(abc.ABC):
         commits (or rolls back) together with the writes that changed them.
 
         ``parsed`` may give, by record id, the pymarc record of the stored
-        bytes, already decoded by the writer: those are not decoded again."""
+        bytes, already decoded by the writer, or its ``IndexDoc``: those are
+        not decoded again."""
         parsed = parsed or {}
         for start in range(0, len(record_ids), 500):
             chunk = list(dict.fromkeys(record_ids[start : start + 500]))
@@ -200,12 +225,12 @@ class SearchIndex(abc.ABC):
         conn.execute(delete(search_docs).where(search_docs.c.record_id.in_(record_ids)))
 
     def _add(self, conn: Connection, records: list[tuple[int, int, bytes | object]]) -> None:
-        """Index (record id, library id, ISO 2709 or pymarc record) triples, in one statement per table."""
+        """Index (record id, library id, ISO 2709, pymarc record or IndexDoc) triples, in one statement per table."""
         docs, texts = [], []
         for record_id, library_id, marc in records:
-            extracted = self._extract(marc)
-            docs.append({"record_id": record_id, "library_id": library_id, "year": extracted.year, "sort_title": extracted.sort_title})
-            texts.append((record_id, index_texts(extracted.values)))
+            doc = self._doc_of(marc)
+            docs.append({"record_id": record_id, "library_id": library_id, "year": doc.year, "sort_title": doc.sort_title})
+            texts.append((record_id, doc.texts_by_index()))
         conn.exec_driver_sql(self._insert_docs_sql(), docs)  # many rows: SQLAlchemy's per-row work is skipped
         self._write_texts(conn, texts)
 
@@ -216,14 +241,16 @@ class SearchIndex(abc.ABC):
         return f"INSERT INTO search_docs ({', '.join(columns)}) VALUES ({marks})"
 
     @staticmethod
-    def _extract(marc: bytes | object) -> IndexedRecord:
+    def _doc_of(marc: bytes | object) -> IndexDoc:
+        if isinstance(marc, IndexDoc):
+            return marc
         if isinstance(marc, pymarc.Record):
-            return extract(marc)
+            return index_doc(marc)
         try:
             record = pymarc.Record(data=marc, to_unicode=True, force_utf8=True)
         except Exception:  # noqa: BLE001 - pymarc raises many types; a broken record is indexed empty, never a crash
-            return IndexedRecord()
-        return extract(record)
+            return EMPTY_DOC
+        return index_doc(record)
 
     # -- reading -----------------------------------------------------------
     def search(self, query: Query, result_sets: ResultSets | None = None) -> list[int]:
