@@ -415,8 +415,9 @@ class Library:
 
     def item_circulation(self, barcode: str) -> dict[str, Any]:
         """An item's circulation state (``item_info`` without author, call number, price and the policy's
-        in-library-only verdict): the RFID gate's and the self-check screen's read, kept to one statement."""
-        return self._read(lambda ctx: accounts.item_circulation(ctx, barcode))
+        in-library-only verdict): the RFID gate's and the self-check screen's read, kept to one statement
+        with no transaction or policy around it."""
+        return self.app.db.read_statement(lambda conn: accounts.item_circulation(conn, self.record.id, barcode))
 
     def availability(self, title_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
         ids = list(title_ids)

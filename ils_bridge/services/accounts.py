@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from ils_bridge.outcome import Refusal
 from ils_bridge.reasons import Reason
@@ -98,15 +98,15 @@ _ITEM_INFO = Prepared(
 )
 
 
-def item_circulation(ctx: Ctx, barcode: str) -> dict[str, Any]:
-    """An item's circulation state, in one indexed read: what a gate (checked out or not) and a self-check
-    screen show.  ``item_info`` adds what needs the policy and the title's other copies."""
-    return _circulation(_item_row(ctx, barcode))
+def item_circulation(conn: Connection, library_id: int, barcode: str) -> dict[str, Any]:
+    """An item's circulation state, in one indexed read needing no policy: what a gate (checked out or not)
+    and a self-check screen show.  ``item_info`` adds what needs the policy and the title's other copies."""
+    return _circulation(_item_row(conn, library_id, barcode))
 
 
 def item_info(ctx: Ctx, barcode: str) -> dict[str, Any]:
     """Everything a self-check, a gate or a member of staff asks about one item."""
-    row = _item_row(ctx, barcode)
+    row = _item_row(ctx.conn, ctx.library.id, barcode)
     return {
         **_circulation(row), "author": row.author, "call_number": row.call_number,
         "price": ctx.money(row.price_minor), "currency": ctx.currency.code,
@@ -114,8 +114,8 @@ def item_info(ctx: Ctx, barcode: str) -> dict[str, Any]:
     }
 
 
-def _item_row(ctx: Ctx, barcode: str) -> Any:
-    row = _ITEM_INFO.first(ctx.conn, {"library": ctx.library.id, "barcode": (barcode or "").strip()})
+def _item_row(conn: Connection, library_id: int, barcode: str) -> Any:
+    row = _ITEM_INFO.first(conn, {"library": library_id, "barcode": (barcode or "").strip()})
     if row is None:
         raise Refusal(Reason.UNKNOWN_ITEM, f"no item has the barcode {barcode!r}")
     return row

@@ -94,3 +94,21 @@ def test_a_list_given_per_call_is_refused_with_a_clear_error(app: App):
     per_call = Prepared(select(s.libraries).where(s.libraries.c.code.in_(bindparam("codes", expanding=True))))
     with pytest.raises(ValueError, match="expanding"):
         app.db.read(lambda conn: per_call.all(conn, {"codes": ["XZ"]}))
+
+
+def test_a_one_statement_read_sees_other_connections_commits_and_holds_nothing_open(db_url: str, library_id: int,
+                                                                                     app: App):
+    def name(conn):
+        return conn.execute(select(s.libraries.c.name).where(s.libraries.c.id == library_id)).scalar_one()
+
+    other = App.open(db_url)
+    try:
+        assert app.db.read_statement(name) == "Xuzhou Medical University Library"
+        other.db.transaction(lambda conn: _RENAME.run(conn, {"id": library_id, "name": "Renamed elsewhere"}))
+        assert app.db.read_statement(name) == "Renamed elsewhere"
+        if app.db.is_sqlite:  # no read transaction left behind: another connection can checkpoint the whole WAL
+            busy = other.db.transaction(lambda conn: conn.connection.dbapi_connection.execute(
+                "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0], write=False)
+            assert busy == 0
+    finally:
+        other.close()
