@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
@@ -219,10 +221,33 @@ def simulate_command(cli: CliContext, policy_file: Path, events_file: Path | Non
         lib = cli.library()
         lines = scenario_from_library(lib, lib.app.clock.now() - dt.timedelta(days=recent_days))
         other_text = other_text or lib.current_policy().source
-    else:
-        lines = sys.stdin.read().splitlines() if str(events_file) == "-" else _read_file(events_file).splitlines()
+    elif str(events_file) == "-":
+        lines = sys.stdin.read().splitlines()  # standard input can be read only once; a replay may read it again
+    with ExitStack() as files:
+        def scenario() -> Iterable[str]:
+            """The scenario for one replay: an events file is opened for each, so its lines are never all kept."""
+            if recent_days is not None or str(events_file) == "-":
+                return lines
+            return files.enter_context(_open_text(events_file))
+
+        try:
+            _print_simulation(policy_text, other_text, compare_file, scenario, engine)
+        except UnicodeDecodeError as exc:
+            raise CliError(f"cannot read {events_file}: {exc}") from None
+
+
+def _open_text(path: Path) -> TextIO:
     try:
-        results = simulate(policy_text, lines, engine)
+        return path.open(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc}") from None
+
+
+def _print_simulation(policy_text: str, other_text: str | None, compare_file: Path | None,
+                      scenario: Callable[[], Iterable[str]], engine: str) -> None:
+    """One JSON line per event; with a policy to compare, only the events whose outcome differs, and a count."""
+    try:
+        results = simulate(policy_text, scenario(), engine)
     except ValueError as exc:  # the memory engine was asked for a scenario it does not mirror
         raise CliError(str(exc)) from None
     if other_text is None:
@@ -230,12 +255,13 @@ def simulate_command(cli: CliContext, policy_file: Path, events_file: Path | Non
             click.echo(json.dumps(to_jsonable(result), ensure_ascii=False))
         return
     load_policy(other_text, str(compare_file or "active policy"))
-    changed = 0
-    for number, (mine, theirs) in enumerate(zip(results, simulate(other_text, lines, results.engine)), start=1):
+    changed = events = 0
+    # Both replays check the same events, so with --engine auto they move to the SQL engine at the same line.
+    for events, (mine, theirs) in enumerate(zip(results, simulate(other_text, scenario(), engine)), start=1):
         if mine != theirs:
             changed += 1
-            click.echo(json.dumps({"event": number, "with_policy": mine, "with_compare": theirs}, ensure_ascii=False))
-    click.echo(f"{changed} of {len(lines)} event(s) change outcome ({results.engine} engine)", err=True)
+            click.echo(json.dumps({"event": events, "with_policy": mine, "with_compare": theirs}, ensure_ascii=False))
+    click.echo(f"{changed} of {events} event(s) change outcome ({results.engine} engine)", err=True)
 
 
 @commands.command()

@@ -1,8 +1,9 @@
-"""Which engine replays a scenario: the memory engine when it mirrors every event exactly, else the SQL engine.
+"""Which events the memory engine mirrors exactly; the SQL engine replays the others.
 
-The choice is made once, before the first event is replayed, from the whole
-scenario; the two engines never share a run.  ``Replay`` reads the scenario
-once for this, keeping nothing, and once more to replay it.
+``Replay`` checks each batch of events just before the memory engine replays
+it (``MirrorCheck``); at the first batch it does not mirror, the replay moves
+to the SQL engine.  ``replayable_in_memory`` checks a whole scenario up front,
+for ``engine="memory"``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ TEXT_ONLY_OPS = MEMORY_OPS - {"patron"}
 NOT_TEXT_ONLY_FIELDS = NOT_TEXT_FIELDS | {"fee"}
 
 
-def replayable_in_memory(batches: Iterable[list[Any]]) -> bool:
-    """Whether the memory engine mirrors every event of this scenario (given in batches) exactly.
+class MirrorCheck:
+    """Whether the memory engine mirrors a scenario's events exactly, asked a batch at a time, in order.
 
     It does for the ops in ``MEMORY_OPS`` written plainly: no null fields,
     text without surrounding blanks, whole numbers and booleans where the
@@ -37,11 +38,25 @@ def replayable_in_memory(batches: Iterable[list[Any]]) -> bool:
     distinct (so every identifier names one patron).  Lines that are not
     JSON objects, and unknown ops, are refused alike by both engines.
     """
-    identifiers: set[str] = set()
-    for events in batches:
-        if not _text_only(events) and not all(_mirrored(event, identifiers) for event in events):
-            return False
-    return True
+
+    def __init__(self) -> None:
+        self.identifiers: set[str] = set()  # the patron and card numbers of the batches so far
+
+    def unmirrored(self, events: list[Any]) -> int | None:
+        """The position in this batch (the next one of the scenario) of the first event the memory engine does
+        not mirror; None when it mirrors them all."""
+        if _text_only(events):
+            return None
+        for position, event in enumerate(events):
+            if not _mirrored(event, self.identifiers):
+                return position
+        return None
+
+
+def replayable_in_memory(batches: Iterable[list[Any]]) -> bool:
+    """Whether the memory engine mirrors every event of this scenario (given in batches) exactly."""
+    check = MirrorCheck()
+    return all(check.unmirrored(events) is None for events in batches)
 
 
 def _text_only(events: list[Any]) -> bool:

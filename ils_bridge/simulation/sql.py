@@ -29,6 +29,8 @@ from ils_bridge.simulation.events import date as _date
 from ils_bridge.simulation.events import decimal as _decimal
 from ils_bridge.simulation.events import req as _req
 
+NOT_NULL_FLAGS = ("closed_stack", "important_work")  # item attributes the items table holds as NOT NULL
+
 
 @dataclass
 class Simulation:
@@ -101,6 +103,9 @@ class Simulation:
         attributes = {k: event[k] for k in ("collection", "language", "classification", "pub_year", "closed_stack",
                                             "branch", "location", "volumes_in_set", "set_price", "replacement_value",
                                             "important_work") if k in event}
+        for flag in NOT_NULL_FLAGS:
+            if flag in attributes and attributes[flag] is None:  # the items table would refuse it with a traceback
+                raise EventError(f"item {flag!r} must be true or false, not null")
         added = self.lib.add_item(barcode, self.titles[key], _req(event, "material"), price=event.get("price"),
                                   currency=event.get("currency"), **attributes)
         if not added.ok:

@@ -172,17 +172,39 @@ def test_memory_engine_matches_the_services_on_a_busy_clean_scenario(policy_name
     assert sum(r["ok"] for r in got if r["op"] in ("checkout", "checkin", "renew")) >= 3
 
 
-def test_ops_the_memory_engine_does_not_mirror_send_the_whole_scenario_to_sql():
+def _engine_after_replay(lines: list[str], engine: str = "auto") -> str:
+    replay = simulate(example_policy("xuzhou"), lines, engine)
+    for _ in replay:
+        pass
+    return replay.engine
+
+
+def test_ops_the_memory_engine_does_not_mirror_move_the_replay_to_sql():
     lines = ScenarioWriter("xuzhou", 7).write(transactions=20)
-    assert simulate(example_policy("xuzhou"), lines).engine == "memory"
+    assert _engine_after_replay(lines) == "memory"
     for extra in ({"op": "lost", "item": "B1"}, {"op": "recall", "item": "B1"}, {"op": "waive", "patron": "P1"},
                   {"op": "pay", "patron": "P1", "amount": "1.00", "fee": 3}, {"op": "checkin", "item": " B1"},
                   {"op": "patron", "id": "P1", "type": "phd"}, {"op": "item", "barcode": "X", "material": "zh_book", "closed_stack": None}):
         event = json.dumps({"at": "2026-05-01T10:00:00+08:00", **extra})
-        assert simulate(example_policy("xuzhou"), [*lines, event]).engine == "sql", extra
+        assert _engine_after_replay([*lines, event]) == "sql", extra
     with pytest.raises(ValueError, match="memory engine"):
         simulate(example_policy("xuzhou"), [*lines, json.dumps({"op": "tick", "at": None})], engine="memory")
     assert {"lost", "damage", "recall", "waive"}.isdisjoint(MEMORY_OPS)
+
+
+def test_a_replay_that_moves_to_sql_after_many_batches_answers_as_the_sql_engine_all_along():
+    """The memory engine answers the first batches (of 16 lines here); from the batch holding a ``lost`` the SQL
+    engine answers, having replayed what came before unseen: every line as the SQL engine alone gives it."""
+    lines = ScenarioWriter("xuzhou", 13, oddity=0).write(transactions=90)
+    lost = json.dumps({"op": "lost", "at": "2026-05-01T10:00:00+08:00", "item": "B1"})
+    late = [*lines[:-5], lost, *lines[-5:]]
+    assert _engine_after_replay(lines) == "memory"
+    replay = simulate(example_policy("xuzhou"), late, batch_size=16)
+    assert replay.engine == "memory"
+    got = list(replay)
+    assert replay.engine == "sql" and replay.sql_from == len(lines) - 4
+    assert got == list(simulate(example_policy("xuzhou"), late, engine="sql"))
+    assert len(lines) > 4 * 16 and sum(r["ok"] for r in got if r["op"] == "checkout") >= 3
 
 
 def test_holds_trap_expire_and_pass_on_alike_in_both_engines():
