@@ -39,6 +39,7 @@ from ils_bridge.simulation.state import (
     Item,
     Loan,
     Patron,
+    PatronDay,
     RememberingCalendar,
 )
 from policies.decisions import (
@@ -142,7 +143,7 @@ class MemorySimulation:
         return amount
 
     def day_text(self, day: dt.date) -> str:
-        """An output date; loans fall due on few distinct days, so their text is remembered."""
+        """An output date; loans fall due on few distinct days, so their text is remembered (``self.days``)."""
         text = self.days.get(day)
         if text is None:
             if len(self.days) >= 65536:
@@ -178,26 +179,30 @@ class MemorySimulation:
     def standing(self, patron: Patron, card: Card | None) -> Reason | None:
         """Why the patron may not transact today (lookup.patron_standing_refusal, for the states kept here:
         patrons are approved at once, and no op here blocks, bans or changes a card)."""
-        if card is None:
-            return Reason.NO_CARD
-        if card.valid_until is not None and card.valid_until < self.today:
-            return Reason.CARD_EXPIRED
-        return None
+        return self.patron_day(patron, card).standing
 
-    def patron_facts(self, patron: Patron, card: Card | None) -> dict[str, Any]:
-        """The patron's facts as decisions see them today (kept for the day: a package may lapse overnight).
+    def patron_day(self, patron: Patron, card: Card | None) -> PatronDay:
+        """The patron as today's decisions see them: their facts, and why they may not transact (if so).
 
-        Shared by every decision of the day, which only read them; ``_issue_card`` and ``_buy_package``,
-        which change them, clear them.
+        Kept for the day (a package or a card may lapse overnight) and shared by every decision of the day,
+        which only read them; ``_issue_card`` and ``_buy_package``, which change them, clear them.  ``card``
+        is the patron's one card: the memory engine issues one per patron.
         """
-        known = patron.facts_on
-        if known is not None and known[0] == self.today:
-            return known[1]
-        package = patron.package if patron.package_until is not None and patron.package_until >= self.today else None
+        known = patron.day
+        if known is not None and known.day == self.today:
+            return known
+        today = self.today
+        package = patron.package if patron.package_until is not None and patron.package_until >= today else None
         facts = {"patron_type": patron.patron_type, "patron_group": patron.patron_group, "package": package,
                  "card_kind": card.kind if card is not None else None}
-        patron.facts_on = self.today, facts
-        return facts
+        if card is None:
+            standing = Reason.NO_CARD
+        elif card.valid_until is not None and card.valid_until < today:
+            standing = Reason.CARD_EXPIRED
+        else:
+            standing = None
+        patron.day = known = PatronDay(today, facts, standing)
+        return known
 
     def item_facts(self, item: Item) -> dict[str, Any]:
         copies = self.live_copies[item.title]
@@ -205,10 +210,10 @@ class MemorySimulation:
             item.facts_for = (copies, classify(self.policy, {**item.attributes, "copies": copies}))
         return item.facts_for[1]
 
-    def loan_facts(self, item: Item) -> dict[str, Any]:
-        if item.loan_facts is None:
-            item.loan_facts = classify(self.policy, item.attributes)
-        return item.loan_facts
+    def counted(self, item: Item) -> CurrentLoan:
+        """A loan of the item as borrowing limits count it (kept on the item: its attributes never change here)."""
+        item.counted = CurrentLoan(classify(self.policy, item.attributes), item.price)
+        return item.counted
 
     # -- set-up ---------------------------------------------------------------
     def _patron(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -261,7 +266,7 @@ class MemorySimulation:
         else:
             valid_until = self.today + dt.timedelta(days=card_kind.validity_days)
         card = Card(number, card_kind.kind, valid_until)
-        patron.card, patron.facts_on = card, None
+        patron.card, patron.day = card, None
         self.cards[number] = (patron, card)
         self.sell("card", card_kind.fee, fees)
 
@@ -271,7 +276,7 @@ class MemorySimulation:
             raise Refusal(Reason.INVALID_REQUEST)
         patron, _ = self.find_patron(patron_number)
         patron.package, patron.package_until = code, self.today + dt.timedelta(days=package.valid_days)
-        patron.facts_on = None
+        patron.day = None
         self.sell("package", package.price, fees)
 
     def _take_deposit(self, patron_number: str, amount: str) -> None:
@@ -338,10 +343,10 @@ class MemorySimulation:
     def _checkout(self, event: dict[str, Any]) -> dict[str, Any]:
         patron_id = event.get("patron") or req(event, "patron")
         barcode = event.get("item") or req(event, "item")
-        patron, card = self.find_patron(patron_id)
-        standing = self.standing(patron, card)
-        if standing is not None:
-            raise Refusal(standing)
+        patron, card = self.cards.get(patron_id) or self.find_patron(patron_id)
+        today = self.patron_day(patron, card)
+        if today.standing is not None:
+            raise Refusal(today.standing)
         item = self.items.get(barcode)
         if item is None:
             raise Refusal(Reason.UNKNOWN_ITEM)
@@ -355,23 +360,23 @@ class MemorySimulation:
         trapped = item.trapped if item.status == "on_hold_shelf" else None
         if trapped is not None and trapped.patron is not patron:
             raise Refusal(Reason.ITEM_ON_HOLD)
-        decision = decide_checkout(self.policy, self.calendar, self.account(patron, card), self.item_facts(item),
+        decision = decide_checkout(self.policy, self.calendar, self.account(patron, today.facts), self.item_facts(item),
                                    item.price, self.today)
         if not decision.ok:
             raise Refusal(decision.reason, None, decision.rule)
         self.loans_made += 1
         loan = Loan(self.loans_made, patron, item, decision.due, decision.rule, decision.terms,
-                    CurrentLoan(self.loan_facts(item), item.price))
+                    item.counted or self.counted(item))
         self.loans[loan.id] = patron.loans[loan.id] = loan
         item.status, item.loan = "checked_out", loan
         item.times_loaned += 1
         if trapped is not None:  # fulfilled: the copy leaves with its holder
             self.forget_hold(trapped)
             item.trapped = None
-        return {"op": "checkout", "ok": True, "reason": None, "due": self.day_text(decision.due), "fees": [],
-                "rule": decision.rule}
+        return {"op": "checkout", "ok": True, "reason": None, "due": self.days.get(decision.due) or self.day_text(decision.due),
+                "fees": [], "rule": decision.rule}
 
-    def account(self, patron: Patron, card: Card | None) -> Account:
+    def account(self, patron: Patron, facts: dict[str, Any]) -> Account:
         """The patron's standing as limits and borrowing blocks see it (circulation.account_of)."""
         counted, overdue = [], 0
         today = self.today
@@ -379,14 +384,12 @@ class MemorySimulation:
             for loan in patron.loans.values():
                 counted.append(loan.counted)
                 overdue += loan.due < today
-        known = patron.facts_on
-        facts = known[1] if known is not None and known[0] == today else self.patron_facts(patron, card)
         return Account(facts, counted, self.money(patron.fees), overdue, self.money(patron.deposit))
 
     def _renew(self, event: dict[str, Any]) -> dict[str, Any]:
         patron_id = event.get("patron") or req(event, "patron")
         barcode = event.get("item") or req(event, "item")
-        patron, card = self.find_patron(patron_id)
+        patron, card = self.cards.get(patron_id) or self.find_patron(patron_id)
         item = self.items.get(barcode)
         if item is None:
             raise Refusal(Reason.UNKNOWN_ITEM)
@@ -396,7 +399,7 @@ class MemorySimulation:
         return self._renew_loan("renew", patron, card, loan)
 
     def _renew_loan(self, op: str, patron: Patron, card: Card | None, loan: Loan) -> dict[str, Any]:
-        standing = self.standing(patron, card)
+        standing = self.patron_day(patron, card).standing
         if standing is not None and standing is not Reason.CARD_EXPIRED:
             raise Refusal(standing)
         title = loan.item.title
@@ -408,7 +411,8 @@ class MemorySimulation:
             raise Refusal(decision.reason, None, decision.rule)
         loan.due = decision.due
         loan.renewals += 1
-        return {"op": op, "ok": True, "reason": None, "due": self.day_text(decision.due), "fees": [], "rule": loan.rule_id}
+        return {"op": op, "ok": True, "reason": None, "due": self.days.get(decision.due) or self.day_text(decision.due),
+                "fees": [], "rule": loan.rule_id}
 
     def _checkin(self, event: dict[str, Any]) -> dict[str, Any]:
         item = self.items.get(event.get("item") or req(event, "item"))

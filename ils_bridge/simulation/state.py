@@ -10,9 +10,10 @@ import datetime as dt
 from bisect import insort
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from ils_bridge.calendar import Closure, LibraryCalendar
+from ils_bridge.reasons import Reason
 from policies.decisions import CurrentLoan
 
 
@@ -54,6 +55,14 @@ class Charge:
         return (self.created_at, self.seq) < (other.created_at, other.seq)
 
 
+class PatronDay(NamedTuple):
+    """A patron as one day's decisions see them: their facts, and why they may not transact that day (if so)."""
+
+    day: dt.date
+    facts: dict[str, Any]
+    standing: Reason | None
+
+
 @dataclass(slots=True)
 class Patron:
     number: str
@@ -68,7 +77,7 @@ class Patron:
     charges: list[Charge] = field(default_factory=list)  # open charges only
     loans: dict[int, Loan] = field(default_factory=dict)  # active loans by id
     holds: dict[int, Hold] = field(default_factory=dict)  # open holds (waiting or ready) by id
-    facts_on: tuple[dt.date, dict[str, Any]] | None = None  # (day, the facts decisions saw that day); cleared on change
+    day: PatronDay | None = None  # the patron as decisions saw them on one day (``MemorySimulation.patron_day``)
 
     def add_charge(self, charge: Charge) -> None:
         insort(self.charges, charge)
@@ -84,7 +93,7 @@ class Item:
     times_loaned: int = 0
     loan: Loan | None = None
     trapped: Hold | None = None  # the ready hold this copy waits on the hold shelf for
-    loan_facts: dict[str, Any] | None = None  # classified, cached: the item's attributes never change here
+    counted: CurrentLoan | None = None  # a loan of it as limits count it (``MemorySimulation.counted``)
     facts_for: tuple[int, dict[str, Any]] | None = None  # (copies, classified facts with copies)
 
 
