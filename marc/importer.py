@@ -34,9 +34,10 @@ import time
 import traceback
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from queue import Empty
 from typing import Literal
 
 import pymarc
@@ -316,15 +317,16 @@ class _Preparer:
         record = result.record
         assert record is not None
         control = matching.control_number(record)
-        prepared = _Prepared(path, result.number, result.offset, result.end_offset, control, lint=self._lint(path, result.number, record))
+        at = (path, result.number, result.offset, result.end_offset, control)
+        lint = self._lint(path, result.number, record)
         try:
             entry, items = catalogue_entry(record, self.mapping, self.currency, raw=result.raw)
         except (ValueError, pymarc.PymarcException) as exc:
-            return replace(prepared, failure=prepared.failed("rejected", str(exc)))
+            return _Prepared(*at, failure=ImportFailure(*at[:3], control, "rejected", str(exc)), lint=lint)
         unknown = self._unknown_material(items)
         if unknown:
-            return replace(prepared, failure=prepared.failed("unknown_material", unknown))
-        return replace(prepared, entry=entry, items=items)
+            return _Prepared(*at, failure=ImportFailure(*at[:3], control, "unknown_material", unknown), lint=lint)
+        return _Prepared(*at, entry=entry, items=items, lint=lint)
 
     def _unknown_material(self, items: list[Item]) -> str | None:
         """Why the record's items cannot be stored under ``materials``, or None when they can."""
@@ -347,7 +349,6 @@ class _Preparer:
 
 # --- the reading process ------------------------------------------------------------
 
-QUEUED_BATCHES = 4  # batches the reading process may run ahead: memory stays flat
 _POLL_SECONDS = 0.5  # how often the importing process checks that the reading one is alive
 
 
@@ -363,31 +364,37 @@ class _ReaderFailed:
     unknown_format: bool = False
 
 
-def _read_in_process(preparer: _Preparer, path: Path, batch_size: int, start: tuple[int, int], read_options: dict, queue) -> None:
-    """The reading process: prepared batches into ``queue``, then ends."""
+def _read_in_process(
+    preparer: _Preparer, path: Path, batch_size: int, start: tuple[int, int], read_options: dict, pipe: Connection
+) -> None:
+    """The reading process: prepared batches into ``pipe``, then ends.
+
+    Sending waits while the importing process has not taken the previous
+    batch, so the reader runs at most one batch ahead: memory stays flat."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importing process's to handle; it stops this one
     try:
         for batch in preparer.batches(path, batch_size, start, read_options):
-            queue.put(batch)
+            pipe.send(batch)
     except UnknownFormat as exc:
-        queue.put(_ReaderFailed(str(exc), unknown_format=True))
+        pipe.send(_ReaderFailed(str(exc), unknown_format=True))
     except BaseException as exc:  # noqa: BLE001 - whatever it is, the importing process must hear of it
-        queue.put(_ReaderFailed(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        pipe.send(_ReaderFailed(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
 
 
 def _batches_from_reader(
     preparer: _Preparer, path: Path, batch_size: int, start: tuple[int, int], read_options: dict
 ) -> Iterator[Batch]:
-    """``preparer.batches`` run in a reading process, through a bounded queue."""
+    """``preparer.batches`` run in a reading process, handed over through a pipe."""
     context = multiprocessing.get_context("fork")  # the preparer and its mapping need no pickling
-    queue = context.Queue(maxsize=QUEUED_BATCHES)
+    receiving, sending = context.Pipe(duplex=False)
     reader = context.Process(
-        target=_read_in_process, args=(preparer, path, batch_size, start, read_options, queue), name="marc-reader", daemon=True
+        target=_read_in_process, args=(preparer, path, batch_size, start, read_options, sending), name="marc-reader", daemon=True
     )
     reader.start()
+    sending.close()  # the reader holds the only sending end: its death is the end of the pipe
     try:
         while True:
-            message = _receive(queue, reader)
+            message = _receive(receiving, reader)
             if isinstance(message, _ReaderFailed):
                 if message.unknown_format:
                     raise UnknownFormat(message.detail)
@@ -399,24 +406,22 @@ def _batches_from_reader(
         if reader.is_alive():
             reader.terminate()
         reader.join()
-        queue.cancel_join_thread()
-        queue.close()
+        receiving.close()
 
 
-def _receive(queue, reader) -> Batch | _ReaderFailed:
-    """The next message of the reading process; ``ImportStopped`` if it died without one."""
-    while True:
-        try:
-            return queue.get(timeout=_POLL_SECONDS)
-        except Empty:
-            if not reader.is_alive():
-                try:  # it may have sent its last message just before it ended
-                    return queue.get(timeout=_POLL_SECONDS)
-                except Empty:
-                    raise ImportStopped(
-                        f"the reading process stopped unexpectedly (exit code {reader.exitcode}); "
-                        "the batches committed before it stay, run the same command again to carry on"
-                    ) from None
+def _receive(pipe: Connection, reader: BaseProcess) -> Batch | _ReaderFailed:
+    """The next whole message of the reading process; ``ImportStopped`` if it died before sending it."""
+    try:
+        while not pipe.poll(_POLL_SECONDS):
+            if not reader.is_alive() and not pipe.poll(0):
+                raise EOFError
+        return pipe.recv()
+    except (EOFError, OSError):
+        reader.join()
+        raise ImportStopped(
+            f"the reading process stopped unexpectedly (exit code {reader.exitcode}); "
+            "the batches committed before it stay, run the same command again to carry on"
+        ) from None
 
 
 # --- the importing process ------------------------------------------------------------

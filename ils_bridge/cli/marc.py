@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from ils_bridge.cli.common import (
     EXIT_NOT_FOUND,
+    EXIT_REFUSED,
     CliContext,
     CliError,
     Group,
@@ -85,6 +86,9 @@ def format_option(command: Any) -> Any:
 @click.option("--lint", is_flag=True, help="Also report MARC21 content warnings (records are imported anyway).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
               help="Records committed per transaction (and between checkpoints).")
+@click.option("--workers", type=click.IntRange(0, 1), default=None,
+              help="1: read and prepare the records in a second process while this one writes them; 0: one "
+                   "process.  Default: 1 for files of 1 MB or more on a machine with two cores or more.")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Carry on where an interrupted import of the same files stopped, or start again from the top.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path),
@@ -93,8 +97,8 @@ def format_option(command: Any) -> Any:
               help="Write the full report to this file: .json or .csv.")
 @pass_cli
 def import_(cli: CliContext, files: tuple[Path, ...], mode: str, dry_run: bool, mapping: str, fmt: str | None,
-            encoding: str, parser: str, lint: bool, batch_size: int, resume: bool, checkpoint: Path | None,
-            report_file: Path | None) -> None:
+            encoding: str, parser: str, lint: bool, batch_size: int, workers: int | None, resume: bool,
+            checkpoint: Path | None, report_file: Path | None) -> None:
     """Import MARC records (ISO 2709, MARCXML or MARC-in-JSON) with their items into the catalogue.
 
     A bad record never stops the run: it is reported (record number, byte
@@ -124,13 +128,16 @@ def import_(cli: CliContext, files: tuple[Path, ...], mode: str, dry_run: bool, 
         elif not cli.json:
             _say_where_resuming(checkpoint, files)
     options = {"mode": MODES[mode], "dry_run": dry_run, "mapping": holdings, "lint": lint, "checkpoint": checkpoint,
-               "batch_size": batch_size, "format": fmt, "encoding": encoding, "parser": parser, "materials": materials}
+               "batch_size": batch_size, "format": fmt, "encoding": encoding, "parser": parser, "materials": materials,
+               "workers": workers}
     try:
         with import_progress(files, show=not cli.json) as progress:
             report = importer.import_files(catalogue, files, progress=progress, **options)
     except KeyboardInterrupt:
         raise CliError(f"interrupted: the records committed so far are stored; run the same command again to carry "
                        f"on (checkpoint {checkpoint})", EXIT_INTERRUPTED) from None
+    except importer.ImportStopped as exc:
+        raise CliError(f"import stopped: {exc}", EXIT_REFUSED) from None
     if not dry_run:
         forget_files(checkpoint, files)
     document = report_document(report, files, mode, holdings.name)

@@ -24,7 +24,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ils_bridge import money
@@ -141,8 +152,7 @@ _BIB_COLUMNS = (
 _INSERT_BIB = insert(bib_records)
 _INSERT_BIBS_RETURNING_IDS = insert(bib_records).returning(bib_records.c.id, sort_by_parameter_order=True)
 _KEYS_PER_QUERY = 500  # values bound in one IN (...): well under SQLite's limit on parameters
-_INSERT_KEY = insert(record_keys)
-_INSERT_ITEM = insert(items)
+_NEWEST_BIB_IDS = select(bib_records.c.id).order_by(bib_records.c.id.desc()).limit(bindparam("count"))
 _FIND_KEYS = (
     select(record_keys.c.kind, record_keys.c.value, record_keys.c.record_id, bib_records.c.deleted)
     .join(bib_records, bib_records.c.id == record_keys.c.record_id)
@@ -396,12 +406,7 @@ class CatalogueBatch:
         try:
             with self._unit():
                 now = self.clock()
-                record_ids = list(
-                    self.conn.scalars(
-                        _INSERT_BIBS_RETURNING_IDS,
-                        [self._new_bib_values(entry, now) for entry, _ in staged],
-                    )
-                )
+                record_ids = self._insert_bibs([self._new_bib_values(entry, now) for entry, _ in staged])
                 self._write_keys_of(zip(record_ids, (entry.keys for entry, _ in staged)))
                 self._insert_items_of(zip(record_ids, (items_ for _, items_ in staged)), now)
         except CatalogueError:  # which record is refused, and why: as add() would say
@@ -409,6 +414,21 @@ class CatalogueBatch:
         for record_id, (entry, _) in zip(record_ids, staged):
             self._changed(record_id, entry)
         return record_ids
+
+    def _insert_bibs(self, rows: list[dict[str, object]]) -> list[int]:
+        """Insert bibliographic rows; their new ids, in the rows' order.
+
+        SQLAlchemy returns ids in order from one statement on PostgreSQL, but
+        on SQLite it sends a statement per row for that.  There, one
+        ``executemany`` goes through the driver instead, and the ids are the
+        newest ones: SQLite gives each new row the highest id plus one, and
+        this transaction holds the database's only write lock from its first
+        insert to its commit, so no other row can come between."""
+        if self.conn.dialect.name != "sqlite":
+            return list(self.conn.scalars(_INSERT_BIBS_RETURNING_IDS, rows))
+        _insert_rows(self.conn, bib_records, rows)
+        newest = self.conn.scalars(_NEWEST_BIB_IDS, {"count": len(rows)}).all()
+        return newest[::-1]
 
     def _add_alone(self, entry: BibEntry, items_: Sequence[Item]) -> int | CatalogueError:
         try:
@@ -475,7 +495,7 @@ class CatalogueBatch:
             for kind, value in dict.fromkeys(keys)
         ]
         if rows:
-            self.conn.execute(_INSERT_KEY, rows)
+            _insert_rows(self.conn, record_keys, rows)
 
     def _upsert_items(self, record_id: int, items_: Sequence[Item], now: dt.datetime) -> HoldingsChange:
         known = set(self.conn.scalars(_BARCODES_OF_RECORD, {"bib_id": record_id}))
@@ -507,7 +527,32 @@ class CatalogueBatch:
             for item in items_
         ]
         if rows:
-            self.conn.execute(_INSERT_ITEM, rows)
+            _insert_rows(self.conn, items, rows)
+
+
+def _insert_rows(conn: Connection, table: Table, rows: list[dict[str, object]]) -> None:
+    """INSERT many rows (dicts with the same keys) in one ``executemany`` of the DB-API driver.
+
+    SQLAlchemy's per-row work (building each row's parameters through the
+    compiled statement) is skipped; the columns' own conversions (times to
+    UTC text on SQLite, booleans, bytes) are still applied, by the
+    processors SQLAlchemy would use."""
+    sql, names, processors, positional = _bulk_insert(conn.dialect, table, tuple(rows[0]))
+    converted = [
+        tuple([value if process is None else process(value) for value, process in zip(map(row.__getitem__, names), processors)])
+        for row in rows
+    ]
+    conn.exec_driver_sql(sql, converted if positional else [dict(zip(names, values)) for values in converted])
+
+
+@functools.cache
+def _bulk_insert(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple, bool]:
+    """For inserting ``columns`` of ``table``: the driver's SQL, the order it binds them in,
+    their bind processors, and whether the parameters are positional."""
+    compiled = insert(table).values({name: bindparam(name) for name in columns}).compile(dialect=dialect)
+    names = tuple(compiled.positiontup) if compiled.positional else columns
+    processors = tuple(table.c[name].type._cached_bind_processor(dialect) for name in names)
+    return str(compiled), names, processors, compiled.positional
 
 
 def _open_sqlite_transaction(conn: Connection) -> None:

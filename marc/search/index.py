@@ -164,13 +164,22 @@ class SearchIndex(abc.ABC):
         for start in range(0, len(record_ids), 500):
             chunk = list(dict.fromkeys(record_ids[start : start + 500]))
             rows = conn.execute(
-                select(bib_records.c.id, bib_records.c.library_id, bib_records.c.marc)
+                select(bib_records.c.id, bib_records.c.library_id)
                 .where(bib_records.c.id.in_(chunk), bib_records.c.deleted.is_(False))
                 .order_by(bib_records.c.id)
             ).all()
             self._remove(conn, chunk)
             if rows:
-                self._add(conn, [(row.id, row.library_id, parsed.get(row.id) or bytes(row.marc)) for row in rows])
+                stored = self._stored_marc(conn, [row.id for row in rows if parsed.get(row.id) is None])
+                self._add(conn, [(row.id, row.library_id, parsed.get(row.id) or stored[row.id]) for row in rows])
+
+    @staticmethod
+    def _stored_marc(conn: Connection, record_ids: list[int]) -> dict[int, bytes]:
+        """The stored ISO 2709 of the records the writer gave no decoded form for."""
+        if not record_ids:
+            return {}
+        rows = conn.execute(select(bib_records.c.id, bib_records.c.marc).where(bib_records.c.id.in_(record_ids)))
+        return {row.id: bytes(row.marc) for row in rows}
 
     def catch_up(self) -> int:
         """Index the live records the index lacks and drop the deleted ones it

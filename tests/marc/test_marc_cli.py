@@ -118,6 +118,15 @@ def test_import_gives_items_the_policy_materials(cli, xuzhou):
     assert json.loads(cli("--json", "items", "show", "C0000002").stdout)["material"] == "reference"
 
 
+def test_import_with_a_reading_process_checks_materials_there_too(sqlite_cli):
+    xuzhou = add_library(sqlite_cli, "xuzhou")
+    report = sqlite_cli.json("marc", "import", str(DATA / "unicode_952.mrc"), str(DATA / "unicode_852.mrc"),
+                             "--mapping", "xuzhou-demo", "--workers", "1")
+    assert (report["added"], report["failed"], report["items_added"]) == (2, 0, 3)
+    assert stored(xuzhou)["CN0001"] == {"C0000001": "zh_book", "C0000002": "reference"}
+    sqlite_cli.fails("marc", "import", str(DATA / "unicode_952.mrc"), "--workers", "2", code=2, says="--workers")
+
+
 def test_852_holdings_take_leader_materials_in_hcmc(sqlite_cli):
     cli = sqlite_cli
     hcmc = add_library(cli, "hcmc")
