@@ -2,6 +2,7 @@
 
     python bench/marc_import.py [--source BooksAll.2016.part01.utf8] [--records 50000]
                                 [--small 10000] [--large 1000000] [--skip-memory] [--breakdown]
+                                [--rounds 3]
 
 1. Throughput on the first ``--records`` LoC records: pymarc's MARCReader
    alone (the baseline), our reader with the pymarc and the rmarc decoder,
@@ -12,9 +13,14 @@
 2. With ``--breakdown``, where an import's CPU goes per record: timers
    around each stage of one more import (rmarc when installed), next to
    pymarc's bare parse per record.
-3. Peak memory (max RSS of a child process) importing ``--small`` and
-   ``--large`` generated records (LoC templates with fresh 001s): streaming
-   means the two should be close (the growth factor is printed).
+3. Peak memory (max RSS of a child process, plus that of its reading
+   process) importing ``--small`` and ``--large`` generated records (LoC
+   templates with fresh 001s): streaming means the two should be close (the
+   growth factor is printed).
+
+The throughput part ends with ``--rounds`` alternating rounds of pymarc's
+parse, an import in one process and an import with a reading process, each
+with its CPU per record in the importing and the reading process.
 
 The source file comes from pymarc's sdist (BooksAll.2016.part01.utf8).
 """
@@ -26,6 +32,7 @@ import contextlib
 import itertools
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,7 +114,7 @@ def new_catalogue(directory: Path, name: str) -> Catalogue:
     return Catalogue(engine, 1)
 
 
-def throughput(source: Path, count: int, work_dir: Path, parsers: list[str], stages: bool) -> None:
+def throughput(source: Path, count: int, work_dir: Path, parsers: list[str], stages: bool, rounds: int) -> None:
     sample = work_dir / "sample.mrc"
     records = first_records(source, count, sample)
     print(f"Throughput on the first {records:,} records of {source.name}")
@@ -118,7 +125,6 @@ def throughput(source: Path, count: int, work_dir: Path, parsers: list[str], sta
                 pass
 
     baseline = rate("pymarc MARCReader (baseline)", pymarc_parse, records, None)
-    results = {}
     for parser in parsers:
         rate(
             f"read_records, {parser} decoder",
@@ -131,18 +137,48 @@ def throughput(source: Path, count: int, work_dir: Path, parsers: list[str], sta
         catalogue = new_catalogue(work_dir, f"{parser}.db")
 
         def run_import(c=catalogue, p=parser) -> None:
-            merges[p] = import_files(c, [sample], parser=p).index_merge_seconds
+            merges[p] = import_files(c, [sample], parser=p, workers=0).index_merge_seconds
 
-        results[parser] = rate(f"import_files, {parser} decoder", run_import, records, baseline)
+        rate(f"import_files, {parser} decoder, one process", run_import, records, baseline)
     for parser, seconds in merges.items():
         merged = f"{seconds:.2f} s, included above" if seconds is not None else "not run (a small import)"
         print(f"  search index merge at the end of the {parser} import: {merged}")
-    if len(results) > 1:
-        winner = max(results, key=lambda parser: results[parser][0])
-        slower = min(wall for wall, _ in results.values())
-        print(f"  faster import: {winner} ({results[winner][0] / slower:.2f}x)")
     if stages:
         breakdown(sample, records, work_dir, parsers[-1])
+    alternate(sample, records, work_dir, parsers[-1], rounds, pymarc_parse)
+
+
+def alternate(sample: Path, records: int, work_dir: Path, parser: str, rounds: int, pymarc_parse) -> None:
+    """Rounds of (pymarc parse, import in one process, import with a reading process), in turn.
+
+    Each import's CPU is split into this process's and the reading
+    process's (children's CPU, counted once the reader has been waited for)."""
+    print(f"Alternating rounds ({parser} decoder): wall-clock ratio to the same round's pymarc parse")
+    ratios: dict[int, list[float]] = {0: [], 1: []}
+    for number in range(1, rounds + 1):
+        parse = measure(pymarc_parse)
+        line = [f"  round {number}: pymarc {records / parse[0]:7,.0f}/s"]
+        for workers in (0, 1):
+            catalogue = new_catalogue(work_dir, f"round-{number}-{workers}.db")
+            wall, main_cpu, reader_cpu = measure(lambda c=catalogue, w=workers: import_files(c, [sample], parser=parser, workers=w))
+            ratios[workers].append(parse[0] / wall)
+            line.append(
+                f"{'reader' if workers else 'one process'} {records / wall:7,.0f}/s {parse[0] / wall:4.2f}x"
+                f" (CPU us/record: main {main_cpu / records * 1e6:4.0f}, reader {reader_cpu / records * 1e6:4.0f})"
+            )
+        print(" | ".join(line), flush=True)
+    for workers, label in ((0, "one process"), (1, "with a reading process")):
+        print(f"  median ratio, {label}: {statistics.median(ratios[workers]):.2f}x the pymarc parse rate")
+
+
+def measure(work) -> tuple[float, float, float]:
+    """(wall seconds, this process's CPU seconds, children's CPU seconds) of ``work()``."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    work()
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, cpu, (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
 
 
 # (label, owner, attribute) of the functions timed by ``--breakdown``; nested
@@ -197,7 +233,7 @@ def breakdown(sample: Path, records: int, work_dir: Path, parser: str) -> None:
     catalogue = new_catalogue(work_dir, f"breakdown-{parser}.db")
     started = time.process_time()
     with stage_timers(totals):
-        import_files(catalogue, [sample], parser=parser)
+        import_files(catalogue, [sample], parser=parser, workers=0)  # the timers see one process only
     whole = (time.process_time() - started) / records * 1e6
     print(f"Where an import's CPU goes ({parser} decoder, us per record; timers add a little)")
     print(f"  {'pymarc bare parse (baseline)':<34} {baseline:7.0f}")
@@ -224,7 +260,8 @@ def peak_memory(source: Path, sizes: list[int], work_dir: Path) -> None:
         figures = json.loads(child.stdout.strip().splitlines()[-1])
         seconds = time.perf_counter() - started
         print(
-            f"  {size:>9,} records: peak {figures['max_rss_mb']:7.1f} MB, "
+            f"  {size:>9,} records: peak {figures['max_rss_mb']:7.1f} MB (importing {figures['importing_mb']:.1f}"
+            f" + reading process {figures['reading_mb']:.1f}), "
             f"{figures['added']:,} added in {seconds:.0f} s ({size / seconds:,.0f} records/s)",
             flush=True,
         )
@@ -237,8 +274,9 @@ def peak_memory(source: Path, sizes: list[int], work_dir: Path) -> None:
 def child_import(path: Path, work_dir: Path) -> None:
     catalogue = new_catalogue(work_dir, f"{path.stem}.db")
     report = import_files(catalogue, [path], mode="add")  # generated records share ISBNs and 035s
-    max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"max_rss_mb": max_rss_mb, "added": report.added}))
+    importing = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    reading = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the reading process, if one ran
+    print(json.dumps({"max_rss_mb": importing + reading, "importing_mb": importing, "reading_mb": reading, "added": report.added}))
 
 
 def main() -> None:
@@ -249,6 +287,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--breakdown", action="store_true", help="time each stage of one more import")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of parse / one process / reader")
     parser.add_argument("--child-import", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -265,7 +304,7 @@ def main() -> None:
     except ImportError:
         print("(rmarc not installed: pip install rmarc to compare it)")
     with tempfile.TemporaryDirectory() as work:
-        throughput(args.source, args.records, Path(work), parsers, args.breakdown)
+        throughput(args.source, args.records, Path(work), parsers, args.breakdown, args.rounds)
         if not args.skip_memory:
             peak_memory(args.source, [args.small, args.large], Path(work))
 

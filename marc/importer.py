@@ -20,6 +20,11 @@ Records are committed ``batch_size`` at a time; each record lands whole or not
 at all.  With a ``checkpoint`` file the importer notes, after each commit, how
 far it got in each file, so a run interrupted and started again carries on
 where the last commit left off instead of reading from the start.
+
+A large file is read in a second process (``workers``; see
+``reading_workers``): it decodes the records and works out all that needs
+no database (``_Preparer``), a batch ahead of this process, which matches,
+writes and indexes each batch in its transaction.
 """
 
 from __future__ import annotations
