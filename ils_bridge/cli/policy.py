@@ -217,20 +217,21 @@ def simulate_command(cli: CliContext, policy_file: Path, events_file: Path | Non
     policy_text = _read_file(policy_file)
     load_policy(policy_text, str(policy_file))
     other_text = _read_file(compare_file) if compare_file else None
+    lines: list[str] | None = None  # the scenario's lines when they cannot be read from a file for each replay
     if recent_days is not None:
         lib = cli.library()
         lines = scenario_from_library(lib, lib.app.clock.now() - dt.timedelta(days=recent_days))
         other_text = other_text or lib.current_policy().source
-    elif str(events_file) == "-":
-        lines = sys.stdin.read().splitlines()  # standard input can be read only once; a replay may read it again
     with ExitStack() as files:
         def scenario() -> Iterable[str]:
             """The scenario for one replay: an events file is opened for each, so its lines are never all kept."""
-            if recent_days is not None or str(events_file) == "-":
+            if lines is not None:
                 return lines
             return files.enter_context(_open_text(events_file))
 
         try:
+            if str(events_file) == "-":
+                lines = sys.stdin.read().splitlines()  # standard input can be read only once; a replay may read it again
             _print_simulation(policy_text, other_text, compare_file, scenario, engine)
         except UnicodeDecodeError as exc:
             raise CliError(f"cannot read {events_file}: {exc}") from None
