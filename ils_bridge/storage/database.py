@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ils_bridge.storage import migrate
+from ils_bridge.storage.checkpoints import Checkpointer
 from ils_bridge.storage.schema import metadata
 from ils_bridge.storage.thread_connections import MAX_HELD, ThreadConnections
 from ils_bridge.storage.urls import is_memory, normalise_url
@@ -122,6 +123,9 @@ class Database:
         self._threads = None if is_memory(self.url) else ThreadConnections(
             self.engine, MAX_HELD if self.is_sqlite else pool_size)
         self._grouped = threading.local()  # .group: the Group open on this thread
+        # A SQLite file's WAL is checkpointed on a thread of its own, never inside a call's COMMIT.
+        self._checkpointer = Checkpointer(self.engine.url.database) if self.is_sqlite and not is_memory(self.url) \
+            else None
 
     def _create_engine(self, pool_size: int, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -141,6 +145,7 @@ class Database:
             if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's thread does it (checkpoints.py)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cursor.close()
@@ -243,12 +248,14 @@ class Database:
     def read_statement(self, work: Callable[[Connection], T]) -> T:
         """A read that is one SELECT: on SQLite it runs without BEGIN and COMMIT around it, since a statement
         sees one committed state by itself (the RFID gate's read, half its cost).  Elsewhere as ``read``."""
-        if not self.is_sqlite or getattr(self._grouped, "conn", None) is not None:
+        if not self.is_sqlite or getattr(self._grouped, "group", None) is not None:
             return self.read(work)
         with self._connection() as conn:
             return work(conn)
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         if self._threads is not None:
             self._threads.close()
         self.engine.dispose()
