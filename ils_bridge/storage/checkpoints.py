@@ -14,7 +14,9 @@ appending to it; so once the log is longer than ``RESTART_PAGES`` a RESTART
 checkpoint follows, which holds new writers back for the little the passive
 one left (a few milliseconds) and lets the next commit write from the start
 of the log again.  It waits at most ``BUSY_MS`` for a writer or a reader to
-finish, and otherwise tries again next time.
+finish, and otherwise tries again next time; past ``FORCE_PAGES`` (writers
+that never pause, a bulk import) it waits up to ``FORCE_BUSY_MS``, so the log
+stays bounded.
 
 Another process on the same file (a second server, a CLI command) checkpoints
 with its own thread; SQLite lets one checkpoint run at a time, and one that
@@ -31,6 +33,8 @@ import threading
 INTERVAL = 0.2  # seconds between checkpoints: the log holds a fraction of a second of writes
 RESTART_PAGES = 2000  # about 8 MB of log
 BUSY_MS = 50
+FORCE_PAGES = 25000  # about 100 MB of log
+FORCE_BUSY_MS = 2000
 
 log = logging.getLogger("ils_bridge.storage")
 
@@ -73,6 +77,7 @@ def checkpoint(conn: sqlite3.Connection) -> None:
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         _, log_pages, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if log_pages > RESTART_PAGES:
+            conn.execute(f"PRAGMA busy_timeout={FORCE_BUSY_MS if log_pages > FORCE_PAGES else BUSY_MS}")
             conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
     except sqlite3.OperationalError as exc:
         if "locked" not in str(exc) and "busy" not in str(exc):
