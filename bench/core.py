@@ -142,6 +142,9 @@ def bare_same_rows(db_file: Path, *, audit: bool) -> tuple[Callable[[int], None]
     conn = sqlite3.connect(db_file, isolation_level=None)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
+    # Checkpoints of the shared file are the service's Checkpointer thread's (storage/checkpoints.py), for both
+    # set-ups: neither pays one inside its commits.
+    conn.execute("PRAGMA wal_autocheckpoint=0")
     library, patron, card = conn.execute("SELECT library_id, patron_id, id FROM cards").fetchone()
     item = conn.execute("SELECT id FROM items WHERE barcode = 'I1'").fetchone()[0]
     loan_row = conn.execute("SELECT checked_out_at, due_at, policy_version, rule_id, terms FROM loans LIMIT 1").fetchone()
