@@ -31,7 +31,7 @@ import sqlite3
 import threading
 
 INTERVAL = 0.2  # seconds between checkpoints: the log holds a fraction of a second of writes
-RESTART_PAGES = 2000  # about 8 MB of log
+RESTART_PAGES = 10000  # about 40 MB of log: fewer restarts, each holding writers back for a moment
 BUSY_MS = 50
 FORCE_PAGES = 25000  # about 100 MB of log
 FORCE_BUSY_MS = 2000
