@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, update
@@ -20,21 +21,22 @@ from ils_bridge.storage.thread_connections import MAX_HELD
 from tests.conftest import example_policy
 
 
-@pytest.fixture
-def db(sqlite_url: str) -> Database:
-    app = App.open(sqlite_url)
+def _library_database(url: str) -> Iterator[Database]:
+    app = App.open(url)
     app.create_library(example_policy("xuzhou"), author="tests")
     yield app.db
     app.close()
 
 
 @pytest.fixture
-def any_db(db_url: str) -> Database:
+def db(sqlite_url: str) -> Iterator[Database]:
+    yield from _library_database(sqlite_url)
+
+
+@pytest.fixture
+def any_db(db_url: str) -> Iterator[Database]:
     """A library's database on each engine."""
-    app = App.open(db_url)
-    app.create_library(example_policy("xuzhou"), author="tests")
-    yield app.db
-    app.close()
+    yield from _library_database(db_url)
 
 
 def _rename(name: str):
