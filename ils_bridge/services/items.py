@@ -22,6 +22,17 @@ from ils_bridge.storage import schema as s
 EDITABLE = ("material", "collection", "language", "classification", "branch", "location", "call_number", "pub_year",
             "closed_stack", "important_work", "volume", "volumes_in_set", "copy_number")
 ITEM_STATUSES = ("available", "checked_out", "on_hold_shelf", "lost", "missing", "withdrawn", "in_transit")
+FLAGS = ("closed_stack", "important_work")  # yes or no, never unknown
+
+
+def _check_attributes(attributes: dict[str, Any], allowed: set[str]) -> None:
+    """Refuse names an item does not have, and a flag given as anything but true or false."""
+    unknown = set(attributes) - allowed
+    if unknown:
+        raise Refusal(Reason.INVALID_REQUEST, f"unknown item attribute(s): {', '.join(sorted(unknown))}")
+    for flag in FLAGS:
+        if flag in attributes and not isinstance(attributes[flag], bool):
+            raise Refusal(Reason.INVALID_REQUEST, f"{flag} must be true or false, not {attributes[flag]!r}")
 
 
 def minimal_marc(title: str, author: str | None = None, control_number: str | None = None) -> bytes:
@@ -56,9 +67,7 @@ def add_item(ctx: Ctx, barcode: str, title_id: int, material: str, *, price: obj
     materials = ctx.policy.vocabulary.get("materials", ())
     if material not in materials:
         raise Refusal(Reason.INVALID_REQUEST, f"{material!r} is not one of this library's materials: {', '.join(materials)}")
-    unknown = set(attributes) - set(EDITABLE) - {"set_price", "replacement_value"}
-    if unknown:
-        raise Refusal(Reason.INVALID_REQUEST, f"unknown item attribute(s): {', '.join(sorted(unknown))}")
+    _check_attributes(attributes, set(EDITABLE) | {"set_price", "replacement_value"})
     if ctx.conn.execute(select(s.bib_records.c.id).where(s.bib_records.c.id == title_id,
                                                          s.bib_records.c.library_id == ctx.library.id)).first() is None:
         raise Refusal(Reason.INVALID_REQUEST, f"no title {title_id}")
@@ -81,9 +90,7 @@ def update_item(ctx: Ctx, barcode: str, **changes: Any) -> dict[str, Any]:
     """Change an item's attributes or shelf status (never its loan state: that is circulation's)."""
     row = find_item(ctx, barcode, lock=True)
     status = changes.pop("status", None)
-    unknown = set(changes) - set(EDITABLE)
-    if unknown:
-        raise Refusal(Reason.INVALID_REQUEST, f"unknown item attribute(s): {', '.join(sorted(unknown))}")
+    _check_attributes(changes, set(EDITABLE))
     if status is not None:
         if status not in ("available", "missing", "withdrawn", "in_transit"):
             raise Refusal(Reason.INVALID_REQUEST, f"status {status!r} cannot be set directly")

@@ -81,6 +81,18 @@ def test_an_exception_halfway_leaves_the_database_as_it_was(app, lib, clock, mon
     assert lib.item_info(book)["status"] == "checked_out"
 
 
+def test_an_item_flag_must_be_true_or_false(app, lib):
+    title = lib.add_title("Flags").data["title_id"]
+    for bad in (None, "yes", 1):
+        refused = lib.add_item("F1", title, "zh_book", closed_stack=bad)
+        assert refused.reason == Reason.INVALID_REQUEST and "closed_stack" in refused.message, refused
+    assert count(app, s.items) == 0
+    assert lib.add_item("F1", title, "zh_book", closed_stack=True, important_work=False).ok
+    refused = lib.update_item("F1", important_work=None)
+    assert refused.reason == Reason.INVALID_REQUEST and "important_work" in refused.message
+    assert lib.item_info("F1")["status"] == "available"
+
+
 def test_a_retried_request_is_applied_once(app, lib):
     patron_with_card(lib, "U1", "undergraduate")
     book = title_with_copies(lib, "B", "zh_book", classification="I24")[0]
