@@ -26,7 +26,6 @@ from decimal import Decimal
 
 from sqlalchemy import (
     Connection,
-    Dialect,
     Engine,
     Table,
     and_,
@@ -39,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ils_bridge import money
+from ils_bridge.storage.prepared import Prepared
 from ils_bridge.storage.schema import bib_records, items, libraries, record_keys
 
 Clock = Callable[[], dt.datetime]
@@ -531,28 +531,15 @@ class CatalogueBatch:
 
 
 def _insert_rows(conn: Connection, table: Table, rows: list[dict[str, object]]) -> None:
-    """INSERT many rows (dicts with the same keys) in one ``executemany`` of the DB-API driver.
-
-    SQLAlchemy's per-row work (building each row's parameters through the
-    compiled statement) is skipped; the columns' own conversions (times to
-    UTC text on SQLite, booleans, bytes) are still applied, by the
-    processors SQLAlchemy would use."""
-    sql, names, processors, positional = _bulk_insert(conn.dialect, table, tuple(rows[0]))
-    converted = [
-        tuple([value if process is None else process(value) for value, process in zip(map(row.__getitem__, names), processors)])
-        for row in rows
-    ]
-    conn.exec_driver_sql(sql, converted if positional else [dict(zip(names, values)) for values in converted])
+    """INSERT many rows (dicts with the same keys) in one ``executemany`` of the DB-API driver: SQLAlchemy's
+    per-row work is skipped, the columns' own conversions are still applied (``Prepared.run_many``)."""
+    _bulk_insert(table, tuple(rows[0])).run_many(conn, rows)
 
 
 @functools.cache
-def _bulk_insert(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple, bool]:
-    """For inserting ``columns`` of ``table``: the driver's SQL, the order it binds them in,
-    their bind processors, and whether the parameters are positional."""
-    compiled = insert(table).values({name: bindparam(name) for name in columns}).compile(dialect=dialect)
-    names = tuple(compiled.positiontup) if compiled.positional else columns
-    processors = tuple(table.c[name].type._cached_bind_processor(dialect) for name in names)
-    return str(compiled), names, processors, compiled.positional
+def _bulk_insert(table: Table, columns: tuple[str, ...]) -> Prepared:
+    """The INSERT of ``columns`` into ``table``, compiled once per dialect."""
+    return Prepared(insert(table).values({name: bindparam(name) for name in columns}))
 
 
 def _open_sqlite_transaction(conn: Connection) -> None:

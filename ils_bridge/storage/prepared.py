@@ -24,7 +24,7 @@ sets at compile time.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import Connection, Executable, literal_column
 from sqlalchemy.exc import DBAPIError
@@ -150,6 +150,18 @@ class Prepared:
     def scalar(self, conn: Connection, params: Mapping[str, Any] = {}) -> Any:
         row = self.first(conn, params)
         return None if row is None else row[0]
+
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute a write once for each row, in one ``executemany`` of the driver (a bulk INSERT)."""
+        compiled = self._compiled(conn)
+        parameters = [compiled.parameters(row) for row in rows]
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(compiled.sql, parameters)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, exc, compiled.sql, parameters) from exc
+        finally:
+            cursor.close()
 
     def run(self, conn: Connection, params: Mapping[str, Any] = {}) -> int:
         """Execute a write; return the new row's id for an INSERT, else the number of rows changed."""
