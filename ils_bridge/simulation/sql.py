@@ -18,6 +18,7 @@ from ils_bridge.app import App, Library
 from ils_bridge.clock import SettableClock
 from ils_bridge.outcome import Fee, Outcome
 from ils_bridge.reasons import Reason
+from ils_bridge.services.items import FLAGS
 from ils_bridge.simulation.events import (
     FAR_FUTURE,
     EventError,
@@ -28,8 +29,6 @@ from ils_bridge.simulation.events import (
 from ils_bridge.simulation.events import date as _date
 from ils_bridge.simulation.events import decimal as _decimal
 from ils_bridge.simulation.events import req as _req
-
-NOT_NULL_FLAGS = ("closed_stack", "important_work")  # item attributes the items table holds as NOT NULL
 
 
 @dataclass
@@ -103,8 +102,8 @@ class Simulation:
         attributes = {k: event[k] for k in ("collection", "language", "classification", "pub_year", "closed_stack",
                                             "branch", "location", "volumes_in_set", "set_price", "replacement_value",
                                             "important_work") if k in event}
-        for flag in NOT_NULL_FLAGS:
-            if flag in attributes and attributes[flag] is None:  # the items table would refuse it with a traceback
+        for flag in FLAGS:
+            if flag in attributes and attributes[flag] is None:  # a malformed event, as the memory engine reads it
                 raise EventError(f"item {flag!r} must be true or false, not null")
         added = self.lib.add_item(barcode, self.titles[key], _req(event, "material"), price=event.get("price"),
                                   currency=event.get("currency"), **attributes)
